@@ -1,0 +1,645 @@
+// basic_pool: a thread-safe pool of SQLite connections built from four policies.
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:pool;
+import :errors;
+import :sqlite;
+import :config;
+import :connection_info;
+import :stats;
+import :lease;
+import :locking;
+import :health;
+import :recycling;
+import :isolation;
+
+export namespace sqlpool {
+
+// acquire() waited acquire_timeout (or the time given) and got no connection.
+class timeout_error : public error {
+  public:
+    timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats)
+        : error(what), waited_(waited), stats_(std::move(stats)) {}
+    [[nodiscard]] std::chrono::nanoseconds waited() const noexcept { return waited_; }
+    [[nodiscard]] const pool_stats& stats() const noexcept { return stats_; }
+
+  private:
+    std::chrono::nanoseconds waited_;
+    pool_stats stats_;
+};
+
+// The pool was closed: it hands out no more connections.
+class pool_closed_error : public error {
+  public:
+    using error::error;
+};
+
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+inline std::atomic<std::uint64_t> memory_database_counter{0};
+
+// Where the pool's connections connect. ":memory:" becomes one named in-memory database that all
+// of the pool's connections share (SQLite's memdb VFS, https://sqlite.org/inmemorydb.html); an
+// in-memory URI that would give each connection a private database is refused.
+inline std::string resolve_database(const std::string& database) {
+    if (database == ":memory:")
+        return "file:/sqlpool-memory-" + std::to_string(::getpid()) + "-" +
+               std::to_string(memory_database_counter.fetch_add(1)) + "?vfs=memdb";
+    if (!is_memory_path(database)) return database;
+    const bool shared_memdb =
+        database.starts_with("file:/") && database.find("vfs=memdb") != std::string::npos;
+    const bool shared_cache = database.find("mode=memory") != std::string::npos &&
+                              database.find("cache=shared") != std::string::npos &&
+                              !database.starts_with("file::memory:");
+    if (shared_memdb || shared_cache) return database;
+    throw config_error({"database '" + database +
+                        "' would give every pooled connection its own private in-memory database; use "
+                        "\":memory:\" (one database shared by the pool) or a named URI such as "
+                        "\"file:/name?vfs=memdb\""});
+}
+
+} // namespace sqlpool::detail
+
+namespace sqlpool {
+
+// The pool's shared state. Heap-allocated and owned by basic_pool until the pool is destroyed;
+// if leases are still out then, the last one to come back deletes it.
+template <class Locking, class Health, class Recycling, class Isolation, class Clock>
+class basic_pool_core final : public detail::lease_owner {
+    using mutex_type = typename Locking::mutex_type;
+    using condition_type = typename Locking::condition_type;
+    using lock_type = std::unique_lock<mutex_type>;
+    using slot_ptr = std::unique_ptr<detail::slot>;
+    using steady = std::chrono::steady_clock;
+
+    // A thread blocked in acquire(). Lives on that thread's stack; linked into a FIFO queue.
+    struct waiter {
+        waiter* next = nullptr;
+        waiter* prev = nullptr;
+        condition_type wakeup;
+        slot_ptr handed;       // a connection handed over by a releasing thread
+        bool may_open = false; // or the right to open one (its capacity is reserved)
+        bool closed = false;   // or the news that the pool closed
+        bool done = false;
+    };
+
+  public:
+    basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
+        : config_(std::move(config)), health_(std::move(health)), recycling_(std::move(recycling)),
+          clock_(std::move(clock)), options_(config_.connection_options()), rng_(std::random_device{}()) {
+        config_.check();
+        options_.path = detail::resolve_database(config_.database);
+        if (options_.path != config_.database)
+            keeper_.emplace(options_); // keeps the shared in-memory database alive
+    }
+
+    // Opens the first connections; a database that cannot be opened fails here, clearly.
+    void warm_up() {
+        const std::size_t want = std::max<std::size_t>(config_.min_connections, 1);
+        std::vector<slot_ptr> opened;
+        for (std::size_t i = 0; i < want; ++i) opened.push_back(open_slot());
+        lock_type lock(mutex_);
+        for (auto& s : opened) {
+            ++total_;
+            idle_.push_back(std::move(s));
+        }
+    }
+
+    std::optional<lease> acquire(std::chrono::nanoseconds timeout, bool throw_on_timeout) {
+        lock_type lock(mutex_);
+        steady::time_point started{};
+        bool waited = false;
+        while (true) {
+            if (closed_) throw pool_closed_error("pool for '" + config_.database + "' is closed");
+            slot_ptr chosen;
+            bool open_new = false;
+            if (!idle_.empty() && queue_empty()) {
+                chosen = std::move(idle_.back());
+                idle_.pop_back();
+                ++in_use_;
+            } else if (total_ < config_.max_connections) {
+                ++total_;
+                ++in_use_;
+                open_new = true;
+            } else if constexpr (!Locking::concurrent) {
+                ++timeouts_;
+                return timed_out(lock, std::chrono::nanoseconds::zero(), throw_on_timeout,
+                                 " (single_thread locking never waits)");
+            } else {
+                if (!waited) {
+                    started = steady::now();
+                    waited = true;
+                }
+                waiter self;
+                enqueue(self);
+                const auto deadline = started + timeout;
+                while (!self.done)
+                    if (self.wakeup.wait_until(lock, deadline) == std::cv_status::timeout && !self.done)
+                        break;
+                if (!self.done) {
+                    dequeue(self);
+                    ++timeouts_;
+                    return timed_out(lock, steady::now() - started, throw_on_timeout, "");
+                }
+                if (self.closed) throw pool_closed_error("pool for '" + config_.database + "' is closed");
+                if (self.handed)
+                    chosen = std::move(self.handed);
+                else
+                    open_new = true;
+            }
+            ++acquired_;
+            waits_.record(waited ? steady::now() - started : std::chrono::nanoseconds::zero());
+            lock.unlock();
+            if (open_new) return detail::make_lease(this, open_reserved());
+            if (checkout_healthy(*chosen)) return detail::make_lease(this, std::move(chosen));
+            // Unhealthy: close it and open a replacement with the same reserved capacity.
+            chosen.reset();
+            {
+                lock_type relock(mutex_);
+                closed_counts_.add(retire_reason::unhealthy);
+                ++failed_health_checks_;
+            }
+            return detail::make_lease(this, open_reserved());
+        }
+    }
+
+    void give_back(slot_ptr leased) noexcept override {
+        retire_reason reason = retire_reason::none;
+        bool reset = false;
+        try {
+            reason = reset_on_return(*leased, reset);
+        } catch (...) {
+            reason = retire_reason::broken;
+        }
+        lock_type lock(mutex_);
+        if (reset) ++resets_;
+        if (reason == retire_reason::unhealthy) ++failed_health_checks_;
+        if (reason == retire_reason::none && !closed_) {
+            put_back(lock, std::move(leased));
+        } else {
+            closed_counts_.add(closed_ ? retire_reason::shutdown : reason);
+            lock.unlock();
+            leased.reset(); // closes the connection, outside the lock
+            lock.lock();
+            free_capacity(lock);
+        }
+        finish_if_orphaned(lock);
+    }
+
+    [[nodiscard]] isolation_level default_level() const noexcept override { return Isolation::default_level; }
+
+    // Retires aged, idle (above min_connections), over-used and unhealthy idle connections, runs
+    // the periodic health checks that are due, and opens connections up to min_connections.
+    void maintain(steady::time_point now) {
+        std::vector<std::pair<slot_ptr, retire_reason>> retiring;
+        std::vector<slot_ptr> checking;
+        lock_type lock(mutex_);
+        if (closed_) return;
+        std::size_t staying = total_;
+        for (auto it = idle_.begin(); it != idle_.end();) {
+            retire_reason reason = recycling_.retire((*it)->info, now, config_);
+            if (reason == retire_reason::idle && staying <= config_.min_connections)
+                reason = retire_reason::none;
+            const bool check_due = includes(Health::when, check_point::periodic) &&
+                                   now - (*it)->info.last_checked_at >= config_.health_check_interval;
+            if (reason != retire_reason::none) {
+                retiring.emplace_back(std::move(*it), reason);
+                --staying;
+            } else if (check_due) {
+                checking.push_back(std::move(*it));
+            } else {
+                ++it;
+                continue;
+            }
+            it = idle_.erase(it);
+            ++in_use_;
+        }
+        lock.unlock();
+
+        std::vector<slot_ptr> failed;
+        for (auto& s : checking) {
+            s->info.last_checked_at = now;
+            if (run_check(*s, check_point::periodic) == health_status::unhealthy)
+                failed.push_back(std::move(s));
+        }
+        for (auto& [s, reason] : retiring) s.reset();
+        for (auto& s : failed) s.reset();
+
+        lock.lock();
+        for (auto& [s, reason] : retiring) {
+            closed_counts_.add(reason);
+            free_capacity(lock);
+        }
+        for (std::size_t i = 0; i < failed.size(); ++i) {
+            closed_counts_.add(retire_reason::unhealthy);
+            ++failed_health_checks_;
+            free_capacity(lock);
+        }
+        for (auto& s : checking)
+            if (s) put_back(lock, std::move(s));
+        replenish(lock, now);
+    }
+
+    // Refuses new acquires, wakes every waiter, closes idle connections and waits up to
+    // `timeout` for leased ones to come back. True when every connection is closed.
+    bool close(std::chrono::nanoseconds timeout) {
+        std::vector<slot_ptr> closing;
+        lock_type lock(mutex_);
+        if (!closed_) {
+            closed_ = true;
+            while (waiter* w = queue_head_) {
+                dequeue(*w);
+                w->closed = true;
+                w->done = true;
+                w->wakeup.notify_one();
+            }
+        }
+        closing.swap(idle_);
+        closed_counts_.add(retire_reason::shutdown, closing.size());
+        total_ -= closing.size();
+        lock.unlock();
+        closing.clear();
+        keeper_.reset();
+        lock.lock();
+        if constexpr (Locking::concurrent) {
+            const auto deadline = steady::now() + timeout;
+            while (in_use_ != 0)
+                if (drained_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+        }
+        return total_ == 0;
+    }
+
+    // Called by the pool's destructor: deletes this now, or lets the last returning lease do it.
+    void orphan() noexcept {
+        lock_type lock(mutex_);
+        orphaned_ = true;
+        finish_if_orphaned(lock);
+    }
+
+    [[nodiscard]] pool_stats stats() const {
+        lock_type lock(mutex_);
+        return stats_locked();
+    }
+
+    [[nodiscard]] bool closed() const {
+        lock_type lock(mutex_);
+        return closed_;
+    }
+
+    const pool_config& config() const noexcept { return config_; }
+    Health& health() noexcept { return health_; }
+    Recycling& recycling() noexcept { return recycling_; }
+    Clock& clock() noexcept { return clock_; }
+
+  private:
+    bool queue_empty() const noexcept { return queue_head_ == nullptr; }
+
+    void enqueue(waiter& w) noexcept {
+        w.prev = queue_tail_;
+        if (queue_tail_ != nullptr)
+            queue_tail_->next = &w;
+        else
+            queue_head_ = &w;
+        queue_tail_ = &w;
+        ++waiting_;
+    }
+
+    void dequeue(waiter& w) noexcept {
+        if (w.prev != nullptr)
+            w.prev->next = w.next;
+        else
+            queue_head_ = w.next;
+        if (w.next != nullptr)
+            w.next->prev = w.prev;
+        else
+            queue_tail_ = w.prev;
+        w.next = w.prev = nullptr;
+        --waiting_;
+    }
+
+    // A healthy connection comes back: to the first waiter, else to the idle stack.
+    void put_back(lock_type&, slot_ptr s) noexcept {
+        if (waiter* w = queue_head_) {
+            dequeue(*w);
+            w->handed = std::move(s);
+            w->done = true;
+            w->wakeup.notify_one(); // under the lock: the waiter cannot leave before we are done
+            return;
+        }
+        idle_.push_back(std::move(s));
+        --in_use_;
+        if (closed_ && in_use_ == 0) drained_.notify_all();
+    }
+
+    // A reserved connection's capacity is free again: the first waiter may open a connection with
+    // it; otherwise the pool shrinks.
+    void free_capacity(lock_type&) noexcept {
+        if (waiter* w = queue_head_; w != nullptr && !closed_) {
+            dequeue(*w);
+            w->may_open = true;
+            w->done = true;
+            w->wakeup.notify_one();
+            return;
+        }
+        --total_;
+        --in_use_;
+        if (closed_ && in_use_ == 0) drained_.notify_all();
+    }
+
+    void finish_if_orphaned(lock_type& lock) noexcept {
+        if (!orphaned_ || in_use_ != 0) return;
+        lock.unlock();
+        delete this;
+    }
+
+    std::optional<lease> timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout,
+                                   std::string_view detail_text) {
+        if (!throw_on_timeout) return std::nullopt;
+        const pool_stats snapshot = stats_locked();
+        lock.unlock();
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+        throw timeout_error("no connection to '" + config_.database + "' within " + std::to_string(ms) +
+                                "ms: " + std::to_string(snapshot.in_use) + " in use, " +
+                                std::to_string(snapshot.idle) + " idle, " + std::to_string(snapshot.waiting) +
+                                " waiting, max_connections " + std::to_string(config_.max_connections) +
+                                std::string(detail_text),
+                            waited, snapshot);
+    }
+
+    // Opens a connection for capacity this thread reserved; gives the capacity up if it fails.
+    slot_ptr open_reserved() {
+        try {
+            return open_slot();
+        } catch (...) {
+            lock_type lock(mutex_);
+            ++open_failures_;
+            free_capacity(lock);
+            throw;
+        }
+    }
+
+    slot_ptr open_slot() {
+        auto s = std::make_unique<detail::slot>(detail::slot{connection(options_), {}});
+        const auto now = clock_.now();
+        s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
+        s->info.health = health_status::healthy;
+        const char* file = sqlite3_db_filename(s->conn.native_handle(), "main");
+        struct stat st{};
+        if (file != nullptr && *file != '\0' && ::stat(file, &st) == 0) {
+            s->info.file_device = static_cast<std::uint64_t>(st.st_dev);
+            s->info.file_inode = static_cast<std::uint64_t>(st.st_ino);
+        }
+        if (config_.on_connect) config_.on_connect(s->conn);
+        lock_type lock(mutex_);
+        s->info.id = ++created_;
+        s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+        return s;
+    }
+
+    bool checkout_healthy(detail::slot& s) {
+        if (s.conn.broken_code() != 0) return false;
+        if constexpr (includes(Health::when, check_point::on_checkout)) {
+            if constexpr (requires { Health::checkout_bypass; }) {
+                const auto now = clock_.now();
+                if (now - s.info.last_used_at < Health::checkout_bypass) return true;
+            }
+            return run_check(s, check_point::on_checkout) != health_status::unhealthy;
+        }
+        return true;
+    }
+
+    health_status run_check(detail::slot& s, check_point point) noexcept {
+        health_status status = health_status::unhealthy;
+        try {
+            status = health_.check(s.conn, s.info, point);
+        } catch (...) {
+        }
+        s.info.health = status;
+        return status;
+    }
+
+    // Makes a returned connection clean for the next borrower, and decides whether it stays.
+    retire_reason reset_on_return(detail::slot& s, bool& reset) {
+        connection& conn = s.conn;
+        reset = conn.reset_all_statements() != 0;
+        if (conn.in_transaction()) {
+            reset = true;
+            conn.exec("ROLLBACK");
+            if (conn.in_transaction()) return retire_reason::broken;
+        }
+        if (conn.broken_code() != 0) {
+            s.info.last_error = conn.broken_code();
+            return retire_reason::broken;
+        }
+        const auto now = clock_.now();
+        ++s.info.use_count;
+        s.info.last_used_at = now;
+        if constexpr (includes(Health::when, check_point::on_return)) {
+            if (run_check(s, check_point::on_return) == health_status::unhealthy)
+                return retire_reason::unhealthy;
+        }
+        const retire_reason reason = recycling_.retire(s.info, now, config_);
+        return reason == retire_reason::idle ? retire_reason::none : reason;
+    }
+
+    // Opens connections up to min_connections, backing off after a failure.
+    void replenish(lock_type& lock, steady::time_point now) {
+        if (closed_ || total_ >= config_.min_connections || now < next_open_attempt_) return;
+        const std::size_t deficit = config_.min_connections - total_;
+        total_ += deficit;
+        in_use_ += deficit;
+        lock.unlock();
+        std::vector<slot_ptr> opened;
+        std::size_t failures = 0;
+        for (std::size_t i = 0; i < deficit; ++i) {
+            try {
+                opened.push_back(open_slot());
+            } catch (...) {
+                ++failures;
+            }
+        }
+        lock.lock();
+        for (auto& s : opened) put_back(lock, std::move(s));
+        for (std::size_t i = 0; i < failures; ++i) free_capacity(lock);
+        open_failures_ += failures;
+        if (failures != 0) {
+            open_backoff_ = std::min<std::chrono::milliseconds>(
+                std::max(open_backoff_ * 2, std::chrono::milliseconds(100)),
+                std::chrono::milliseconds(30'000));
+            next_open_attempt_ = now + open_backoff_;
+        } else {
+            open_backoff_ = {};
+        }
+    }
+
+    pool_stats stats_locked() const {
+        pool_stats s;
+        s.total = total_;
+        s.idle = idle_.size();
+        s.in_use = in_use_;
+        s.waiting = waiting_;
+        s.max_connections = config_.max_connections;
+        s.acquired = acquired_;
+        s.timeouts = timeouts_;
+        s.created = created_;
+        s.open_failures = open_failures_;
+        s.closed = closed_counts_;
+        s.resets = resets_;
+        s.failed_health_checks = failed_health_checks_;
+        s.wait_p50 = waits_.quantile(0.50);
+        s.wait_p99 = waits_.quantile(0.99);
+        s.wait_max = waits_.max();
+        return s;
+    }
+
+    pool_config config_;
+    [[no_unique_address]] Health health_;
+    [[no_unique_address]] Recycling recycling_;
+    [[no_unique_address]] Clock clock_;
+    open_options options_;
+    std::optional<connection> keeper_;
+
+    mutable mutex_type mutex_;
+    condition_type drained_;
+    std::vector<slot_ptr> idle_; // the most recently returned last: reused first, cache warm
+    waiter* queue_head_ = nullptr;
+    waiter* queue_tail_ = nullptr;
+    std::size_t total_ = 0;
+    std::size_t in_use_ = 0;
+    std::size_t waiting_ = 0;
+    bool closed_ = false;
+    bool orphaned_ = false;
+
+    std::mt19937_64 rng_;
+    steady::time_point next_open_attempt_{};
+    std::chrono::milliseconds open_backoff_{};
+
+    std::uint64_t acquired_ = 0;
+    std::uint64_t timeouts_ = 0;
+    std::uint64_t created_ = 0;
+    std::uint64_t open_failures_ = 0;
+    std::uint64_t resets_ = 0;
+    std::uint64_t failed_health_checks_ = 0;
+    retired_counts closed_counts_;
+    detail::wait_histogram waits_;
+};
+
+} // namespace sqlpool
+
+export namespace sqlpool {
+
+// A pool of SQLite connections to one database, composed from policies:
+//   Locking   — how the idle set and waiters are synchronised (locking::std_mutex, spin, single_thread)
+//   Health    — when and how connections are checked (health::ping, file_identity, quick_check, ...)
+//   Recycling — when healthy connections retire (recycling::standard, max_age, max_uses<N>, ...)
+//   Isolation — the default BEGIN mode (isolation::deferred, immediate, exclusive)
+//   Clock     — where ages are measured; tests pass a clock they move by hand
+template <locking_policy Locking = locking::std_mutex, health_policy Health = health::ping,
+          recycling_policy Recycling = recycling::standard, isolation_policy Isolation = isolation::deferred,
+          pool_clock Clock = std::chrono::steady_clock>
+class basic_pool {
+    using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Clock>;
+
+  public:
+    using locking_type = Locking;
+    using health_type = Health;
+    using recycling_type = Recycling;
+    using isolation_type = Isolation;
+    using clock_type = Clock;
+
+    // Validates `config` (config_error lists every problem) and opens min_connections
+    // (at least one), so a database that cannot be opened fails here.
+    explicit basic_pool(pool_config config, Health health = {}, Recycling recycling = {}, Clock clock = {})
+        : core_(new core_type(std::move(config), std::move(health), std::move(recycling), std::move(clock))) {
+        try {
+            core_->warm_up();
+        } catch (...) {
+            core_->close(std::chrono::nanoseconds::zero());
+            core_->orphan();
+            throw;
+        }
+        if constexpr (Locking::concurrent) {
+            if (core_->config().background_maintenance)
+                maintenance_ = std::thread([this] { run_maintenance(); });
+        }
+    }
+
+    basic_pool(const basic_pool&) = delete;
+    basic_pool& operator=(const basic_pool&) = delete;
+
+    // Closes the pool (waiting up to close_timeout for leases). Leases still out afterwards stay
+    // valid; their connections close when they are returned.
+    ~basic_pool() {
+        close();
+        core_->orphan();
+    }
+
+    // A lease on a connection, waiting up to acquire_timeout; throws timeout_error after that, and
+    // pool_closed_error once the pool is closed.
+    [[nodiscard]] lease acquire() { return acquire(core_->config().acquire_timeout); }
+    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) { return *core_->acquire(timeout, true); }
+
+    // Like acquire(), but std::nullopt instead of timeout_error.
+    [[nodiscard]] std::optional<lease>
+    try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
+        return core_->acquire(timeout, false);
+    }
+
+    [[nodiscard]] pool_stats stats() const { return core_->stats(); }
+
+    // One round of maintenance at the pool clock's now (or `now`): retire, check, replenish.
+    void maintain() { core_->maintain(core_->clock().now()); }
+    void maintain(std::chrono::steady_clock::time_point now) { core_->maintain(now); }
+
+    // Stops maintenance, refuses new acquires, and closes every connection, waiting up to
+    // close_timeout (or `timeout`) for leases. True when every connection is closed.
+    bool close() { return close(core_->config().close_timeout); }
+    bool close(std::chrono::nanoseconds timeout) {
+        stop_maintenance();
+        return core_->close(timeout);
+    }
+    [[nodiscard]] bool closed() const { return core_->closed(); }
+
+    [[nodiscard]] const pool_config& config() const noexcept { return core_->config(); }
+    [[nodiscard]] Health& health_policy() noexcept { return core_->health(); }
+    [[nodiscard]] Recycling& recycling_policy() noexcept { return core_->recycling(); }
+    [[nodiscard]] Clock& clock() noexcept { return core_->clock(); }
+
+  private:
+    void run_maintenance() {
+        std::unique_lock lock(maintenance_mutex_);
+        while (!stopping_) {
+            maintenance_wakeup_.wait_for(lock, core_->config().maintenance_interval,
+                                         [this] { return stopping_; });
+            if (stopping_) break;
+            lock.unlock();
+            try {
+                core_->maintain(core_->clock().now());
+            } catch (...) {
+                // Maintenance failures are counted in stats (open_failures); the next round retries.
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_maintenance() {
+        {
+            std::lock_guard lock(maintenance_mutex_);
+            stopping_ = true;
+        }
+        maintenance_wakeup_.notify_all();
+        if (maintenance_.joinable()) maintenance_.join();
+    }
+
+    core_type* core_;
+    std::mutex maintenance_mutex_;
+    std::condition_variable maintenance_wakeup_;
+    bool stopping_ = false;
+    std::thread maintenance_;
+};
+
+using pool = basic_pool<>;
+
+} // namespace sqlpool

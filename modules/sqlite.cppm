@@ -1,0 +1,6 @@
+// The SQLite layer: constants, values, statements and connections, with no knowledge of pools.
+export module sqlpool:sqlite;
+export import :constants;
+export import :values;
+export import :statement;
+export import :connection;

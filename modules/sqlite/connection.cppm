@@ -1,0 +1,411 @@
+// connection: a move-only RAII owner of one sqlite3 handle, opened with safe defaults.
+module;
+#include "../detail/gmf.hpp"
+export module sqlpool:connection;
+import :errors;
+import :values;
+import :statement;
+
+export namespace sqlpool {
+
+enum class open_mode { read_only, read_write, read_write_create };
+
+// PRAGMA journal_mode. `delete_journal` is SQLite's DELETE; `unchanged` leaves the file's mode.
+enum class journal_mode { wal, delete_journal, truncate, persist, memory, off, unchanged };
+
+// PRAGMA synchronous. NORMAL is safe from corruption in WAL mode; a power loss may undo the last
+// commits, a crash of the process does not (https://sqlite.org/pragma.html#pragma_synchronous).
+enum class synchronous_mode { off, normal, full, extra, unchanged };
+
+struct open_options {
+    std::string path; // a file, ":memory:" or a "file:" URI
+    open_mode mode = open_mode::read_write_create;
+    std::chrono::milliseconds busy_timeout{2000}; // how long a lock is waited for
+    bool nofollow = false;                        // refuse a path that is a symbolic link
+    journal_mode journal = journal_mode::wal;     // applied to file databases only
+    synchronous_mode synchronous = synchronous_mode::normal;
+    bool foreign_keys = true;
+    std::vector<std::pair<std::string, std::string>> pragmas; // applied after the defaults
+    std::size_t statement_cache_size = 64;                    // 0 disables the cache
+};
+
+// True when `path` names an in-memory database rather than a file.
+[[nodiscard]] bool is_memory_path(std::string_view path) noexcept;
+
+template <column_type... Ts>
+class query_range;
+
+// One SQLite connection. Used by one thread at a time: it is opened with SQLITE_OPEN_NOMUTEX
+// ("multi-thread" mode, https://sqlite.org/threadsafe.html), and the pool guarantees exclusivity.
+class connection {
+  public:
+    explicit connection(open_options options);
+    explicit connection(std::string path) : connection(open_options{.path = std::move(path)}) {}
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    connection(connection&&) noexcept = default;
+    connection& operator=(connection&&) noexcept = default;
+    ~connection() = default;
+
+    // Runs `sql`. Without arguments it may hold several statements (a script); with arguments it
+    // must be one statement, and the arguments bind to its parameters in order.
+    template <bindable... Args>
+    void exec(std::string_view sql, const Args&... args) {
+        bool is_script = false;
+        statement stmt = core().checkout(sql, is_script);
+        if (is_script) {
+            if constexpr (sizeof...(Args) != 0)
+                throw misuse_error(
+                    "exec() with arguments takes one statement, got several [sql: " + std::string(sql) + "]");
+            run_script(sql);
+            return;
+        }
+        if (!stmt) {
+            if constexpr (sizeof...(Args) != 0)
+                throw misuse_error("exec() got arguments but no statement [sql: " + std::string(sql) + "]");
+            return;
+        }
+        stmt.bind_all(args...);
+        while (stmt.step()) {
+        }
+    }
+
+    // A prepared statement for one SQL statement, from this connection's statement cache.
+    [[nodiscard]] statement prepare(std::string_view sql);
+
+    // The rows of a query as an input range of std::tuple<Ts...>; composes with range-v3 and
+    // std::ranges views. The number of Ts must equal the number of result columns.
+    template <column_type... Ts, bindable... Args>
+    [[nodiscard]] query_range<Ts...> query(std::string_view sql, const Args&... args);
+
+    // The first row, or std::nullopt when there is none.
+    template <column_type... Ts, bindable... Args>
+    [[nodiscard]] std::optional<std::tuple<Ts...>> query_one(std::string_view sql, const Args&... args);
+
+    // The single column of the first row; an error when the query returns no row.
+    template <column_type T, bindable... Args>
+    [[nodiscard]] T query_value(std::string_view sql, const Args&... args) {
+        statement stmt = prepare_query(sql, 1, args...);
+        if (!stmt.step()) throw error("query returned no row [sql: " + std::string(sql) + "]");
+        return stmt.column<T>(0);
+    }
+
+    [[nodiscard]] std::int64_t changes() const;
+    [[nodiscard]] std::int64_t last_insert_rowid() const;
+    // True while a transaction is open (SQLite is not in autocommit mode).
+    [[nodiscard]] bool in_transaction() const;
+    // Makes the running statement fail with SQLITE_INTERRUPT. Safe to call from another thread.
+    void interrupt() noexcept;
+    // Resets every statement that is mid-step, cached or not; returns how many were.
+    std::size_t reset_all_statements() noexcept;
+    [[nodiscard]] std::size_t busy_statement_count() const noexcept;
+
+    [[nodiscard]] statement_cache_stats statement_cache() const noexcept { return core().stats(); }
+    [[nodiscard]] const open_options& options() const noexcept { return options_; }
+    [[nodiscard]] bool read_only() const;
+    // The extended result code of the first error that makes this connection unusable (CORRUPT,
+    // NOTADB, IOERR*, CANTOPEN, FULL, NOMEM), or 0.
+    [[nodiscard]] int broken_code() const noexcept { return core_ ? core_->broken_code() : 0; }
+    void mark_broken(int code) noexcept {
+        if (core_) core_->mark_broken(code);
+    }
+    [[nodiscard]] sqlite3* native_handle() const noexcept { return core_ ? core_->db() : nullptr; }
+
+  private:
+    template <bindable... Args>
+    statement prepare_query(std::string_view sql, int columns, const Args&... args) {
+        statement stmt = prepare(sql);
+        if (stmt.column_count() != columns)
+            throw misuse_error("query reads " + std::to_string(columns) +
+                               " column(s) but the statement returns " + std::to_string(stmt.column_count()) +
+                               " [sql: " + std::string(sql) + "]");
+        stmt.bind_all(args...);
+        return stmt;
+    }
+
+    detail::connection_core& core() const {
+        if (!core_) throw misuse_error("use of a moved-from connection");
+        return *core_;
+    }
+    void run_script(std::string_view sql);
+    void apply_defaults();
+    void pragma(std::string_view name, std::string_view value);
+
+    open_options options_;
+    std::unique_ptr<detail::connection_core> core_;
+};
+
+// The rows of a query: an input view of std::tuple<Ts...>. Copies share one cursor.
+template <column_type... Ts>
+class query_range : public ::ranges::view_base, public std::ranges::view_base {
+    struct cursor {
+        statement stmt;
+        std::optional<std::tuple<Ts...>> row;
+        bool started = false;
+
+        void advance() {
+            started = true;
+            if (stmt && stmt.step()) {
+                row = read(std::index_sequence_for<Ts...>{});
+            } else {
+                row.reset();
+                stmt = statement{}; // done: hand the statement back to the cache at once
+            }
+        }
+        template <std::size_t... I>
+        std::tuple<Ts...> read(std::index_sequence<I...>) {
+            return std::tuple<Ts...>{stmt.template column<Ts>(static_cast<int>(I))...};
+        }
+    };
+
+  public:
+    class iterator {
+      public:
+        using value_type = std::tuple<Ts...>;
+        using reference = const value_type&;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+        using iterator_category = std::input_iterator_tag;
+
+        iterator() = default;
+        reference operator*() const { return *cursor_->row; }
+        const value_type* operator->() const { return &*cursor_->row; }
+        iterator& operator++() {
+            cursor_->advance();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+            return it.cursor_ == nullptr || !it.cursor_->row.has_value();
+        }
+
+      private:
+        friend class query_range;
+        explicit iterator(cursor* c) : cursor_(c) {}
+        cursor* cursor_ = nullptr;
+    };
+
+    query_range() = default;
+    explicit query_range(statement stmt)
+        : cursor_(std::make_shared<cursor>(cursor{std::move(stmt), {}, false})) {}
+
+    iterator begin() {
+        if (!cursor_) return iterator{};
+        if (!cursor_->started) cursor_->advance();
+        return iterator{cursor_.get()};
+    }
+    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+
+  private:
+    std::shared_ptr<cursor> cursor_;
+};
+
+template <column_type... Ts, bindable... Args>
+query_range<Ts...> connection::query(std::string_view sql, const Args&... args) {
+    return query_range<Ts...>(prepare_query(sql, static_cast<int>(sizeof...(Ts)), args...));
+}
+
+template <column_type... Ts, bindable... Args>
+std::optional<std::tuple<Ts...>> connection::query_one(std::string_view sql, const Args&... args) {
+    for (auto& row : query<Ts...>(sql, args...)) return row;
+    return std::nullopt;
+}
+
+} // namespace sqlpool
+
+namespace sqlpool {
+
+namespace {
+
+int open_flags(const open_options& options) {
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE;
+    switch (options.mode) {
+    case open_mode::read_only:
+        flags |= SQLITE_OPEN_READONLY;
+        break;
+    case open_mode::read_write:
+        flags |= SQLITE_OPEN_READWRITE;
+        break;
+    case open_mode::read_write_create:
+        flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+        break;
+    }
+    if (options.nofollow) flags |= SQLITE_OPEN_NOFOLLOW;
+    return flags;
+}
+
+bool is_identifier(std::string_view text) {
+    return !text.empty() && std::ranges::all_of(text, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    });
+}
+
+bool is_pragma_value(std::string_view text) {
+    return !text.empty() && std::ranges::all_of(text, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-' || c == '.';
+    });
+}
+
+const char* journal_mode_name(journal_mode mode) {
+    switch (mode) {
+    case journal_mode::wal:
+        return "wal";
+    case journal_mode::delete_journal:
+        return "delete";
+    case journal_mode::truncate:
+        return "truncate";
+    case journal_mode::persist:
+        return "persist";
+    case journal_mode::memory:
+        return "memory";
+    case journal_mode::off:
+        return "off";
+    case journal_mode::unchanged:
+        break;
+    }
+    return "";
+}
+
+const char* synchronous_name(synchronous_mode mode) {
+    switch (mode) {
+    case synchronous_mode::off:
+        return "OFF";
+    case synchronous_mode::normal:
+        return "NORMAL";
+    case synchronous_mode::full:
+        return "FULL";
+    case synchronous_mode::extra:
+        return "EXTRA";
+    case synchronous_mode::unchanged:
+        break;
+    }
+    return "";
+}
+
+} // namespace
+
+bool is_memory_path(std::string_view path) noexcept {
+    return path.empty() || path == ":memory:" || path.find("mode=memory") != std::string_view::npos ||
+           path.find("vfs=memdb") != std::string_view::npos;
+}
+
+connection::connection(open_options options) : options_(std::move(options)) {
+    if (options_.path.empty())
+        throw misuse_error("connection path is empty; use \":memory:\" for an in-memory database");
+    for (const auto& [name, value] : options_.pragmas)
+        if (!is_identifier(name) || !is_pragma_value(value))
+            throw misuse_error("pragma '" + name + "=" + value +
+                               "' is not a plain name=value (letters, digits, '_', '-', '.')");
+    sqlite3* db = nullptr;
+    const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
+    // sqlite3_open_v2 allocates a handle even when it fails; core_ owns (and closes) it from here.
+    core_ = std::make_unique<detail::connection_core>(db, options_.statement_cache_size);
+    if (db == nullptr) throw sqlite_error(SQLITE_NOMEM, "out of memory opening a connection", "");
+    if (code != SQLITE_OK) {
+        const int extended = sqlite3_extended_errcode(db);
+        std::string message = std::string(sqlite3_errmsg(db)) + " (opening '" + options_.path + "')";
+        throw sqlite_error(extended != SQLITE_OK ? extended : code, std::move(message), "");
+    }
+    apply_defaults();
+}
+
+void connection::apply_defaults() {
+    sqlite3* db = core_->db();
+    // Hardening from https://sqlite.org/security.html: no schema tricks, no extension loading,
+    // and functions with side effects are not trusted inside the schema.
+    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr), "DBCONFIG_DEFENSIVE");
+    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr),
+                 "DBCONFIG_ENABLE_LOAD_EXTENSION");
+    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr),
+                 "DBCONFIG_TRUSTED_SCHEMA");
+    core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
+    // Reading the schema here surfaces a file that is not a database (NOTADB) at open time.
+    (void)query_value<std::int64_t>("PRAGMA schema_version");
+    const bool file_database = !is_memory_path(options_.path) && !read_only();
+    if (file_database && options_.journal != journal_mode::unchanged) {
+        const auto wanted = journal_mode_name(options_.journal);
+        const auto got = query_value<std::string>(std::string("PRAGMA journal_mode=") + wanted);
+        if (got != wanted)
+            throw sqlite_error(SQLITE_ERROR, "journal_mode stayed '" + got + "', wanted '" + wanted + "'",
+                               std::string("PRAGMA journal_mode=") + wanted);
+    }
+    if (options_.synchronous != synchronous_mode::unchanged)
+        pragma("synchronous", synchronous_name(options_.synchronous));
+    pragma("foreign_keys", options_.foreign_keys ? "ON" : "OFF");
+    for (const auto& [name, value] : options_.pragmas) pragma(name, value);
+}
+
+void connection::pragma(std::string_view name, std::string_view value) {
+    exec("PRAGMA " + std::string(name) + "=" + std::string(value));
+}
+
+statement connection::prepare(std::string_view sql) {
+    bool is_script = false;
+    statement stmt = core().checkout(sql, is_script);
+    if (is_script)
+        throw misuse_error("prepare() takes one statement, got several; use exec() for scripts [sql: " +
+                           std::string(sql) + "]");
+    if (!stmt) throw misuse_error("prepare() got no statement [sql: " + std::string(sql) + "]");
+    return stmt;
+}
+
+void connection::run_script(std::string_view sql) {
+    sqlite3* db = core().db();
+    while (!sql.empty()) {
+        sqlite3_stmt* raw = nullptr;
+        const char* tail = nullptr;
+        const int code = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
+        if (code != SQLITE_OK) core_->fail(code, sql);
+        const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owned(raw, &sqlite3_finalize);
+        const auto consumed = static_cast<std::size_t>(tail - sql.data());
+        if (raw != nullptr) {
+            int step = SQLITE_ROW;
+            while (step == SQLITE_ROW) step = sqlite3_step(raw);
+            if (step != SQLITE_DONE) core_->fail(step, sqlite3_sql(raw));
+        }
+        if (consumed == 0) break;
+        sql.remove_prefix(consumed);
+    }
+}
+
+std::int64_t connection::changes() const {
+    return sqlite3_changes64(core().db());
+}
+std::int64_t connection::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(core().db());
+}
+bool connection::in_transaction() const {
+    return sqlite3_get_autocommit(core().db()) == 0;
+}
+bool connection::read_only() const {
+    return sqlite3_db_readonly(core().db(), "main") == 1;
+}
+
+void connection::interrupt() noexcept {
+    if (core_) sqlite3_interrupt(core_->db());
+}
+
+std::size_t connection::reset_all_statements() noexcept {
+    if (!core_) return 0;
+    std::size_t reset = 0;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(core_->db(), nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(core_->db(), stmt)) {
+        if (sqlite3_stmt_busy(stmt) != 0) {
+            sqlite3_reset(stmt);
+            ++reset;
+        }
+    }
+    return reset;
+}
+
+std::size_t connection::busy_statement_count() const noexcept {
+    if (!core_) return 0;
+    std::size_t busy = 0;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(core_->db(), nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(core_->db(), stmt))
+        busy += sqlite3_stmt_busy(stmt) != 0 ? 1 : 0;
+    return busy;
+}
+
+} // namespace sqlpool

@@ -1,0 +1,13 @@
+// The one public entry point: `import sqlpool;`.
+export module sqlpool;
+export import :errors;
+export import :sqlite;
+export import :config;
+export import :connection_info;
+export import :stats;
+export import :lease;
+export import :locking;
+export import :health;
+export import :recycling;
+export import :isolation;
+export import :pool;
