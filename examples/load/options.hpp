@@ -1,0 +1,167 @@
+// sqlpool-load's command line: every flag, its default, and a parser that names what is wrong.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace load {
+
+struct options {
+    std::string database; // empty: a new file in the temp dir
+    unsigned threads = 8;
+    std::chrono::milliseconds duration{5000};
+    std::uint64_t operations = 0; // 0: run for `duration`
+    double read_ratio = 0.8;
+    std::uint64_t rows = 10'000;
+    std::size_t min_connections = 2;
+    std::size_t max_connections = 4;
+    std::string policy = "default";
+    bool progress = true;
+    bool help = false;
+};
+
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::string_view policy_names[] = {"default", "fast", "checked"};
+
+inline const char* help_text() {
+    return R"(usage: sqlpool-load [FLAGS]
+
+Runs a concurrent read/write workload on a SQLite database through a sqlpool pool and reports
+what happened: throughput, acquire waits, every pool statistic, and whether the data is intact.
+
+  --database PATH        database file (default: a new file in the temp dir; its path is printed)
+  --threads N            worker threads, 1..1024 (default 8)
+  --duration TIME        how long to run, e.g. 500ms, 5s, 2m (default 5s)
+  --operations N         stop after N operations in total instead (default 0: use --duration)
+  --read-ratio R         fraction of operations that are reads, 0..1 (default 0.8)
+  --rows N               rows in the table, created when missing, 1..100000000 (default 10000)
+  --min-connections N    pool's min_connections (default 2)
+  --max-connections N    pool's max_connections (default 4)
+  --policy NAME          stock policy set (default: default):
+                           default  std_mutex locking, ping health, standard recycling
+                           fast     spin locking, no health check, never recycle
+                           checked  std_mutex, ping + file_identity health, standard recycling
+  --no-progress          no live progress line (it is shown only on a terminal anyway)
+  --help                 this text
+
+A read is a point SELECT by primary key; a write is BEGIN IMMEDIATE, UPDATE one row's counter,
+COMMIT. At the end the sum of all counters must equal the number of acknowledged writes.
+Exit status: 0 on success, 1 when the run found a problem, 2 on a bad flag.
+)";
+}
+
+namespace detail {
+
+inline std::uint64_t parse_count(std::string_view flag, std::string_view text, std::uint64_t low,
+                                 std::uint64_t high) {
+    std::uint64_t value = 0;
+    if (text.empty()) throw usage_error(std::string(flag) + " needs a number");
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            throw usage_error(std::string(flag) + ": '" + std::string(text) + "' is not a whole number");
+        if (value > (UINT64_MAX - 9) / 10)
+            throw usage_error(std::string(flag) + ": '" + std::string(text) + "' is too large");
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value < low || value > high)
+        throw usage_error(std::string(flag) + " is " + std::string(text) + ", must be within " +
+                          std::to_string(low) + ".." + std::to_string(high));
+    return value;
+}
+
+inline std::chrono::milliseconds parse_duration(std::string_view flag, std::string_view text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    const std::string_view unit = text.substr(digits);
+    const std::uint64_t number = parse_count(flag, text.substr(0, digits), 1, 1'000'000'000);
+    std::uint64_t scale = 0;
+    if (unit == "ms")
+        scale = 1;
+    else if (unit == "s" || unit.empty())
+        scale = 1000;
+    else if (unit == "m")
+        scale = 60'000;
+    else if (unit == "h")
+        scale = 3'600'000;
+    else
+        throw usage_error(std::string(flag) + ": unknown unit '" + std::string(unit) +
+                          "' (use ms, s, m or h)");
+    return std::chrono::milliseconds(static_cast<std::int64_t>(number * scale));
+}
+
+inline double parse_ratio(std::string_view flag, std::string_view text) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(std::string(text), &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != text.size())
+        throw usage_error(std::string(flag) + ": '" + std::string(text) + "' is not a number");
+    if (!(value >= 0.0 && value <= 1.0))
+        throw usage_error(std::string(flag) + " is " + std::string(text) + ", must be within 0..1");
+    return value;
+}
+
+} // namespace detail
+
+// Parses argv; throws usage_error naming the flag and what is wrong with it.
+inline options parse(const std::vector<std::string_view>& args) {
+    options o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view flag = args[i];
+        std::optional<std::string_view> inline_value;
+        if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
+            inline_value = flag.substr(eq + 1);
+            flag = flag.substr(0, eq);
+        }
+        const auto value = [&]() -> std::string_view {
+            if (inline_value) return *inline_value;
+            if (i + 1 >= args.size()) throw usage_error(std::string(flag) + " needs a value");
+            return args[++i];
+        };
+        if (flag == "--help" || flag == "-h")
+            o.help = true;
+        else if (flag == "--no-progress")
+            o.progress = false;
+        else if (flag == "--database") {
+            o.database = std::string(value());
+            if (o.database.empty()) throw usage_error("--database needs a path");
+        } else if (flag == "--threads")
+            o.threads = static_cast<unsigned>(detail::parse_count(flag, value(), 1, 1024));
+        else if (flag == "--duration")
+            o.duration = detail::parse_duration(flag, value());
+        else if (flag == "--operations")
+            o.operations = detail::parse_count(flag, value(), 0, UINT64_MAX / 2);
+        else if (flag == "--read-ratio")
+            o.read_ratio = detail::parse_ratio(flag, value());
+        else if (flag == "--rows")
+            o.rows = detail::parse_count(flag, value(), 1, 100'000'000);
+        else if (flag == "--min-connections")
+            o.min_connections = detail::parse_count(flag, value(), 0, 100'000);
+        else if (flag == "--max-connections")
+            o.max_connections = detail::parse_count(flag, value(), 1, 100'000);
+        else if (flag == "--policy") {
+            o.policy = std::string(value());
+            bool known = false;
+            for (auto name : policy_names) known = known || name == o.policy;
+            if (!known)
+                throw usage_error("--policy: unknown policy set '" + o.policy +
+                                  "' (use default, fast or checked)");
+        } else
+            throw usage_error("unknown flag '" + std::string(args[i]) + "' (see --help)");
+    }
+    return o;
+}
+
+} // namespace load
