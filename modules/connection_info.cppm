@@ -59,21 +59,6 @@ enum class retire_reason { none, aged, idle, uses, unhealthy, broken, shutdown }
     return "?";
 }
 
-// SQLite's three BEGIN modes (https://sqlite.org/lang_transaction.html).
-enum class isolation_level { deferred, immediate, exclusive };
-
-[[nodiscard]] constexpr const char* to_string(isolation_level level) noexcept {
-    switch (level) {
-    case isolation_level::deferred:
-        return "deferred";
-    case isolation_level::immediate:
-        return "immediate";
-    case isolation_level::exclusive:
-        return "exclusive";
-    }
-    return "?";
-}
-
 // What the pool knows about one of its connections.
 struct connection_info {
     using time_point = std::chrono::steady_clock::time_point;

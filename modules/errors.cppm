@@ -7,14 +7,14 @@ export module sqlpool:errors;
 export namespace sqlpool {
 
 class error : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 
 // A call into SQLite failed. code() is the primary result code, extended_code() the extended one
 // (SQLITE_IOERR_WRITE, ...); sql() is the statement text that failed, when there was one.
 class sqlite_error : public error {
-  public:
+public:
     sqlite_error(int extended_code, std::string sqlite_message, std::string sql)
         : error(describe(extended_code, sqlite_message, sql)), extended_code_(extended_code),
           sqlite_message_(std::move(sqlite_message)), sql_(std::move(sql)) {}
@@ -24,7 +24,7 @@ class sqlite_error : public error {
     [[nodiscard]] const std::string& sqlite_message() const noexcept { return sqlite_message_; }
     [[nodiscard]] const std::string& sql() const noexcept { return sql_; }
 
-  private:
+private:
     static std::string describe(int extended_code, const std::string& message, const std::string& sql) {
         std::string text = "sqlite error " + std::to_string(extended_code) + " (" +
                            sqlite3_errstr(extended_code) + "): " + message;
@@ -40,26 +40,26 @@ class sqlite_error : public error {
 // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT or SQLITE_LOCKED: another connection holds a lock. Retryable:
 // roll back the transaction and run it again (the pool's read()/write() runner does this).
 class busy_error : public sqlite_error {
-  public:
+public:
     using sqlite_error::sqlite_error;
 };
 
 // The caller used the API wrongly: a column read as the wrong type, a bind index out of range, a
 // moved-from object used. Retrying does not help; the calling code must change.
 class misuse_error : public error {
-  public:
+public:
     using error::error;
 };
 
 // A configuration was invalid. problems() lists every violation; what() joins them with "; ".
 class config_error : public error {
-  public:
+public:
     explicit config_error(std::vector<std::string> problems)
         : error(join(problems)), problems_(std::move(problems)) {}
 
     [[nodiscard]] const std::vector<std::string>& problems() const noexcept { return problems_; }
 
-  private:
+private:
     static std::string join(const std::vector<std::string>& problems) {
         std::string text = "invalid configuration: ";
         for (std::size_t i = 0; i < problems.size(); ++i) {
@@ -74,7 +74,7 @@ class config_error : public error {
 
 // A transaction or savepoint was used in an order SQLite or sqlpool cannot honour.
 class transaction_error : public error {
-  public:
+public:
     using error::error;
 };
 

@@ -18,11 +18,10 @@ struct slot {
 
 // What a lease returns its slot to. The owner outlives every lease it handed out.
 class lease_owner {
-  public:
+public:
     virtual void give_back(std::unique_ptr<slot> leased) noexcept = 0;
-    [[nodiscard]] virtual isolation_level default_level() const noexcept = 0;
 
-  protected:
+protected:
     lease_owner() = default;
     lease_owner(const lease_owner&) = default;
     lease_owner& operator=(const lease_owner&) = default;
@@ -45,7 +44,7 @@ export namespace sqlpool {
 // thread. Move-only. The connection is reset when it goes back: an open transaction is rolled
 // back and every statement reset, so the next borrower starts clean.
 class lease {
-  public:
+public:
     lease() = default;
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
@@ -71,11 +70,6 @@ class lease {
         if (!slot_) throw misuse_error("use of an empty, released or moved-from lease");
         return slot_->info;
     }
-    // The BEGIN mode the pool's isolation policy uses by default.
-    [[nodiscard]] isolation_level default_level() const {
-        if (owner_ == nullptr) throw misuse_error("use of an empty, released or moved-from lease");
-        return owner_->default_level();
-    }
     [[nodiscard]] explicit operator bool() const noexcept { return slot_ != nullptr; }
 
     // Returns the connection to the pool now. The lease is empty afterwards.
@@ -84,7 +78,7 @@ class lease {
         owner_ = nullptr;
     }
 
-  private:
+private:
     friend lease detail::make_lease(detail::lease_owner*, std::unique_ptr<detail::slot>) noexcept;
     lease(detail::lease_owner* owner, std::unique_ptr<detail::slot> leased) noexcept
         : owner_(owner), slot_(std::move(leased)) {}

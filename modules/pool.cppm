@@ -12,25 +12,26 @@ import :locking;
 import :health;
 import :recycling;
 import :isolation;
+import :transaction;
 
 export namespace sqlpool {
 
 // acquire() waited acquire_timeout (or the time given) and got no connection.
 class timeout_error : public error {
-  public:
+public:
     timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats)
         : error(what), waited_(waited), stats_(std::move(stats)) {}
     [[nodiscard]] std::chrono::nanoseconds waited() const noexcept { return waited_; }
     [[nodiscard]] const pool_stats& stats() const noexcept { return stats_; }
 
-  private:
+private:
     std::chrono::nanoseconds waited_;
     pool_stats stats_;
 };
 
 // The pool was closed: it hands out no more connections.
 class pool_closed_error : public error {
-  public:
+public:
     using error::error;
 };
 
@@ -85,7 +86,7 @@ class basic_pool_core final : public detail::lease_owner {
         bool done = false;
     };
 
-  public:
+public:
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
         : config_(std::move(config)), health_(std::move(health)), recycling_(std::move(recycling)),
           clock_(std::move(clock)), options_(config_.connection_options()), rng_(std::random_device{}()) {
@@ -187,8 +188,6 @@ class basic_pool_core final : public detail::lease_owner {
         }
         finish_if_orphaned(lock);
     }
-
-    [[nodiscard]] isolation_level default_level() const noexcept override { return Isolation::default_level; }
 
     // Retires aged, idle (above min_connections), over-used and unhealthy idle connections, runs
     // the periodic health checks that are due, and opens connections up to min_connections.
@@ -293,7 +292,7 @@ class basic_pool_core final : public detail::lease_owner {
     Recycling& recycling() noexcept { return recycling_; }
     Clock& clock() noexcept { return clock_; }
 
-  private:
+private:
     bool queue_empty() const noexcept { return queue_head_ == nullptr; }
 
     void enqueue(waiter& w) noexcept {
@@ -391,6 +390,7 @@ class basic_pool_core final : public detail::lease_owner {
             s->info.file_device = static_cast<std::uint64_t>(st.st_dev);
             s->info.file_inode = static_cast<std::uint64_t>(st.st_ino);
         }
+        s->conn.set_default_isolation(Isolation::default_level);
         if (config_.on_connect) config_.on_connect(s->conn);
         lock_type lock(mutex_);
         s->info.id = ++created_;
@@ -542,7 +542,7 @@ template <locking_policy Locking = locking::std_mutex, health_policy Health = he
 class basic_pool {
     using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Clock>;
 
-  public:
+public:
     using locking_type = Locking;
     using health_type = Health;
     using recycling_type = Recycling;
@@ -551,14 +551,20 @@ class basic_pool {
 
     // Validates `config` (config_error lists every problem) and opens min_connections
     // (at least one), so a database that cannot be opened fails here.
-    explicit basic_pool(pool_config config, Health health = {}, Recycling recycling = {}, Clock clock = {})
-        : core_(new core_type(std::move(config), std::move(health), std::move(recycling), std::move(clock))) {
-        try {
-            core_->warm_up();
-        } catch (...) {
-            core_->close(std::chrono::nanoseconds::zero());
-            core_->orphan();
-            throw;
+    explicit basic_pool(pool_config config, Health health = {}, Recycling recycling = {}, Clock clock = {}) {
+        if constexpr (split) {
+            config.check();
+            writer_ = start_core(writer_config(config), health, recycling, clock);
+            try {
+                core_ = start_core(reader_config(std::move(config)), std::move(health), std::move(recycling),
+                                   std::move(clock));
+            } catch (...) {
+                writer_->close(std::chrono::nanoseconds::zero());
+                writer_->orphan();
+                throw;
+            }
+        } else {
+            core_ = start_core(std::move(config), std::move(health), std::move(recycling), std::move(clock));
         }
         if constexpr (Locking::concurrent) {
             if (core_->config().background_maintenance)
@@ -574,6 +580,7 @@ class basic_pool {
     ~basic_pool() {
         close();
         core_->orphan();
+        if (writer_ != nullptr) writer_->orphan();
     }
 
     // A lease on a connection, waiting up to acquire_timeout; throws timeout_error after that, and
@@ -587,18 +594,57 @@ class basic_pool {
         return core_->acquire(timeout, false);
     }
 
-    [[nodiscard]] pool_stats stats() const { return core_->stats(); }
+    // Runs fn(connection&) in a transaction begun with the isolation policy's write_level
+    // (IMMEDIATE for the stock policies), commits, and returns fn's result. A busy_error rolls
+    // back and runs fn again after a jittered pause, until transaction_timeout; any other
+    // exception rolls back and propagates. fn may run more than once: keep side effects outside
+    // the database idempotent. With isolation::read_write_split, fn gets the one writer connection.
+    template <std::invocable<connection&> F>
+    auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
+        core_type* target = writer_ != nullptr ? writer_ : core_;
+        return detail::run_transaction(
+            [&] { return *target->acquire(target->config().acquire_timeout, true); }, Isolation::write_level,
+            core_->config().transaction_timeout, tx_counts_, fn);
+    }
+
+    // Like write(), in a DEFERRED transaction on a reader connection: a consistent snapshot.
+    template <std::invocable<connection&> F>
+    auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(); }, isolation_level::deferred,
+                                       core_->config().transaction_timeout, tx_counts_, fn);
+    }
+
+    // Every count of the pool; with read_write_split, readers and the writer added together.
+    [[nodiscard]] pool_stats stats() const {
+        pool_stats s = core_->stats();
+        if (writer_ != nullptr) add(s, writer_->stats());
+        s.transactions.committed = tx_counts_.committed.load(std::memory_order_relaxed);
+        s.transactions.rolled_back = tx_counts_.rolled_back.load(std::memory_order_relaxed);
+        s.transactions.retried = tx_counts_.retried.load(std::memory_order_relaxed);
+        s.transactions.busy_seen = tx_counts_.busy_seen.load(std::memory_order_relaxed);
+        s.transactions.busy_surfaced = tx_counts_.busy_surfaced.load(std::memory_order_relaxed);
+        return s;
+    }
 
     // One round of maintenance at the pool clock's now (or `now`): retire, check, replenish.
-    void maintain() { core_->maintain(core_->clock().now()); }
-    void maintain(std::chrono::steady_clock::time_point now) { core_->maintain(now); }
+    void maintain() { maintain(core_->clock().now()); }
+    void maintain(std::chrono::steady_clock::time_point now) {
+        core_->maintain(now);
+        if (writer_ != nullptr) writer_->maintain(now);
+    }
 
     // Stops maintenance, refuses new acquires, and closes every connection, waiting up to
     // close_timeout (or `timeout`) for leases. True when every connection is closed.
     bool close() { return close(core_->config().close_timeout); }
     bool close(std::chrono::nanoseconds timeout) {
         stop_maintenance();
-        return core_->close(timeout);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        bool all_closed = core_->close(timeout);
+        if (writer_ != nullptr)
+            all_closed = writer_->close(std::max(deadline - std::chrono::steady_clock::now(),
+                                                 std::chrono::steady_clock::duration::zero())) &&
+                         all_closed;
+        return all_closed;
     }
     [[nodiscard]] bool closed() const { return core_->closed(); }
 
@@ -607,7 +653,59 @@ class basic_pool {
     [[nodiscard]] Recycling& recycling_policy() noexcept { return core_->recycling(); }
     [[nodiscard]] Clock& clock() noexcept { return core_->clock(); }
 
-  private:
+private:
+    static constexpr bool split = detail::splits_reads_and_writes<Isolation>();
+
+    static core_type* start_core(pool_config config, Health health, Recycling recycling, Clock clock) {
+        auto* core =
+            new core_type(std::move(config), std::move(health), std::move(recycling), std::move(clock));
+        try {
+            core->warm_up();
+        } catch (...) {
+            core->close(std::chrono::nanoseconds::zero());
+            core->orphan();
+            throw;
+        }
+        return core;
+    }
+
+    static pool_config writer_config(pool_config config) {
+        config.min_connections = 1;
+        config.max_connections = 1;
+        config.acquire_timeout = std::max(config.acquire_timeout, config.transaction_timeout);
+        return config;
+    }
+
+    static pool_config reader_config(pool_config config) {
+        config.max_connections = std::max<std::size_t>(1, config.max_connections - 1);
+        config.min_connections = std::min(config.min_connections, config.max_connections);
+        config.pragmas.emplace_back("query_only", "1");
+        return config;
+    }
+
+    static void add(pool_stats& into, const pool_stats& more) {
+        into.total += more.total;
+        into.idle += more.idle;
+        into.in_use += more.in_use;
+        into.waiting += more.waiting;
+        into.max_connections += more.max_connections;
+        into.acquired += more.acquired;
+        into.timeouts += more.timeouts;
+        into.created += more.created;
+        into.open_failures += more.open_failures;
+        into.closed.aged += more.closed.aged;
+        into.closed.idle += more.closed.idle;
+        into.closed.unhealthy += more.closed.unhealthy;
+        into.closed.uses += more.closed.uses;
+        into.closed.broken += more.closed.broken;
+        into.closed.shutdown += more.closed.shutdown;
+        into.resets += more.resets;
+        into.failed_health_checks += more.failed_health_checks;
+        into.wait_p50 = std::max(into.wait_p50, more.wait_p50);
+        into.wait_p99 = std::max(into.wait_p99, more.wait_p99);
+        into.wait_max = std::max(into.wait_max, more.wait_max);
+    }
+
     void run_maintenance() {
         std::unique_lock lock(maintenance_mutex_);
         while (!stopping_) {
@@ -616,7 +714,7 @@ class basic_pool {
             if (stopping_) break;
             lock.unlock();
             try {
-                core_->maintain(core_->clock().now());
+                maintain();
             } catch (...) {
                 // Maintenance failures are counted in stats (open_failures); the next round retries.
             }
@@ -633,7 +731,9 @@ class basic_pool {
         if (maintenance_.joinable()) maintenance_.join();
     }
 
-    core_type* core_;
+    core_type* core_ = nullptr;   // every connection, or the readers with read_write_split
+    core_type* writer_ = nullptr; // the one writer with read_write_split
+    detail::transaction_counters tx_counts_;
     std::mutex maintenance_mutex_;
     std::condition_variable maintenance_wakeup_;
     bool stopping_ = false;

@@ -10,4 +10,5 @@ export import :locking;
 export import :health;
 export import :recycling;
 export import :isolation;
+export import :transaction;
 export import :pool;

@@ -78,7 +78,7 @@ namespace sqlpool::detail {
 // A log-linear histogram of wait times: exact below 16 ns, then 8 buckets per power of two
 // (12.5 % resolution). Fixed size, no allocation; the pool updates it under its lock.
 class wait_histogram {
-  public:
+public:
     void record(std::chrono::nanoseconds wait) noexcept {
         const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0));
         ++counts_[index(ns)];
@@ -102,7 +102,7 @@ class wait_histogram {
         return std::chrono::nanoseconds(static_cast<std::int64_t>(max_));
     }
 
-  private:
+private:
     static constexpr std::size_t linear = 16;
     static constexpr std::size_t sub_buckets = 8;
 

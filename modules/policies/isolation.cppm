@@ -2,7 +2,7 @@
 module;
 #include "../detail/gmf.hpp"
 export module sqlpool:isolation;
-import :connection_info;
+import :sqlite;
 
 export namespace sqlpool {
 
@@ -37,3 +37,29 @@ struct exclusive {
 };
 
 } // namespace sqlpool::isolation
+
+export namespace sqlpool::isolation {
+
+// One writer connection, handed to write() callers first come, first served, and reader
+// connections opened with PRAGMA query_only for read() and acquire(). Inside one process writers
+// never contend, so write() never meets SQLITE_BUSY from its own pool; in WAL mode readers are
+// never blocked by the writer. Readers get max(1, max_connections - 1) connections.
+struct read_write_split {
+    static constexpr isolation_level default_level = isolation_level::deferred;
+    static constexpr isolation_level write_level = isolation_level::immediate;
+    static constexpr bool split = true;
+};
+
+} // namespace sqlpool::isolation
+
+namespace sqlpool::detail {
+
+template <class I>
+constexpr bool splits_reads_and_writes() {
+    if constexpr (requires { I::split; })
+        return static_cast<bool>(I::split);
+    else
+        return false;
+}
+
+} // namespace sqlpool::detail

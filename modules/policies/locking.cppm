@@ -40,7 +40,7 @@ struct std_mutex {
 // A test-and-test-and-set lock that spins with a CPU pause, then yields, then parks on the atomic
 // (futex) after a bound, so a preempted holder never makes waiters burn a core.
 class spin_mutex {
-  public:
+public:
     void lock() noexcept {
         for (unsigned spins = 0; !try_lock(); ++spins) {
             if (spins < spin_limit) {
@@ -64,7 +64,7 @@ class spin_mutex {
         if (parked_.load(std::memory_order_seq_cst) != 0) locked_.notify_one();
     }
 
-  private:
+private:
     static constexpr unsigned spin_limit = 64;
     static constexpr unsigned yield_limit = 16;
     static void pause() noexcept {

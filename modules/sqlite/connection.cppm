@@ -34,11 +34,27 @@ struct open_options {
 
 template <column_type... Ts>
 class query_range;
+class transaction;
+
+// SQLite's three BEGIN modes (https://sqlite.org/lang_transaction.html).
+enum class isolation_level { deferred, immediate, exclusive };
+
+[[nodiscard]] constexpr const char* to_string(isolation_level level) noexcept {
+    switch (level) {
+    case isolation_level::deferred:
+        return "deferred";
+    case isolation_level::immediate:
+        return "immediate";
+    case isolation_level::exclusive:
+        return "exclusive";
+    }
+    return "?";
+}
 
 // One SQLite connection. Used by one thread at a time: it is opened with SQLITE_OPEN_NOMUTEX
 // ("multi-thread" mode, https://sqlite.org/threadsafe.html), and the pool guarantees exclusivity.
 class connection {
-  public:
+public:
     explicit connection(open_options options);
     explicit connection(std::string path) : connection(open_options{.path = std::move(path)}) {}
     connection(const connection&) = delete;
@@ -90,6 +106,14 @@ class connection {
         return stmt.column<T>(0);
     }
 
+    // BEGIN a transaction (https://sqlite.org/lang_transaction.html); without a level, the
+    // connection's default_isolation() (a pool sets it from its isolation policy). The transaction
+    // must not outlive the connection, nor the lease it came from.
+    [[nodiscard]] transaction begin();
+    [[nodiscard]] transaction begin(isolation_level level);
+    [[nodiscard]] isolation_level default_isolation() const noexcept { return default_isolation_; }
+    void set_default_isolation(isolation_level level) noexcept { default_isolation_ = level; }
+
     [[nodiscard]] std::int64_t changes() const;
     [[nodiscard]] std::int64_t last_insert_rowid() const;
     // True while a transaction is open (SQLite is not in autocommit mode).
@@ -111,7 +135,7 @@ class connection {
     }
     [[nodiscard]] sqlite3* native_handle() const noexcept { return core_ ? core_->db() : nullptr; }
 
-  private:
+private:
     template <bindable... Args>
     statement prepare_query(std::string_view sql, int columns, const Args&... args) {
         statement stmt = prepare(sql);
@@ -133,6 +157,7 @@ class connection {
 
     open_options options_;
     std::unique_ptr<detail::connection_core> core_;
+    isolation_level default_isolation_ = isolation_level::deferred;
 };
 
 // The rows of a query: an input view of std::tuple<Ts...>. Copies share one cursor.
@@ -158,9 +183,9 @@ class query_range : public ::ranges::view_base, public std::ranges::view_base {
         }
     };
 
-  public:
+public:
     class iterator {
-      public:
+    public:
         using value_type = std::tuple<Ts...>;
         using reference = const value_type&;
         using difference_type = std::ptrdiff_t;
@@ -179,7 +204,7 @@ class query_range : public ::ranges::view_base, public std::ranges::view_base {
             return it.cursor_ == nullptr || !it.cursor_->row.has_value();
         }
 
-      private:
+    private:
         friend class query_range;
         explicit iterator(cursor* c) : cursor_(c) {}
         cursor* cursor_ = nullptr;
@@ -196,7 +221,7 @@ class query_range : public ::ranges::view_base, public std::ranges::view_base {
     }
     [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
 
-  private:
+private:
     std::shared_ptr<cursor> cursor_;
 };
 

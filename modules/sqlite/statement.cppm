@@ -69,7 +69,7 @@ struct statement_cache_stats {
 // A prepared statement. Move-only; a statement that came from the cache goes back to it (reset,
 // bindings cleared) when destroyed, any other is finalized. It must not outlive its connection.
 class statement {
-  public:
+public:
     statement() = default;
     statement(const statement&) = delete;
     statement& operator=(const statement&) = delete;
@@ -134,7 +134,7 @@ class statement {
         std::swap(entry_, other.entry_);
     }
 
-  private:
+private:
     friend class detail::connection_core;
     statement(detail::connection_core* core, sqlite3_stmt* stmt, detail::cache_entry* entry)
         : core_(core), stmt_(stmt), entry_(entry) {}
@@ -155,7 +155,7 @@ namespace sqlpool::detail {
 // What a connection owns besides its handle: the statement cache and the sticky "broken" code.
 // It lives on the heap so that statements can point at it while their connection moves.
 class connection_core {
-  public:
+public:
     connection_core(sqlite3* db, std::size_t cache_capacity) : db_(db), capacity_(cache_capacity) {}
     connection_core(const connection_core&) = delete;
     connection_core& operator=(const connection_core&) = delete;
@@ -228,7 +228,7 @@ class connection_core {
         db_ = nullptr;
     }
 
-  private:
+private:
     // True when `rest` (a statement's tail) holds nothing but white space, ';' and comments.
     bool only_comments(std::string_view rest) {
         while (true) {
