@@ -78,16 +78,30 @@ void work(Pool& pool, const load::options& o, tally& t, const std::atomic<bool>&
         const auto id = static_cast<std::int64_t>(pick_row(rng));
         const bool read = is_read(rng);
         try {
-            auto conn = pool.acquire();
-            if (read) {
-                (void)conn->template query_value<std::int64_t>("SELECT counter FROM accounts WHERE id = ?",
-                                                               id);
-                ++t.reads;
+            if (o.runner) {
+                if (read) {
+                    (void)pool.read([&](sqlpool::connection& c) {
+                        return c.query_value<std::int64_t>("SELECT counter FROM accounts WHERE id = ?", id);
+                    });
+                    ++t.reads;
+                } else {
+                    pool.write([&](sqlpool::connection& c) {
+                        c.exec("UPDATE accounts SET counter = counter + 1 WHERE id = ?", id);
+                    });
+                    ++t.writes;
+                }
             } else {
-                conn->exec("BEGIN IMMEDIATE");
-                conn->exec("UPDATE accounts SET counter = counter + 1 WHERE id = ?", id);
-                conn->exec("COMMIT");
-                ++t.writes;
+                auto conn = pool.acquire();
+                if (read) {
+                    (void)conn->template query_value<std::int64_t>(
+                        "SELECT counter FROM accounts WHERE id = ?", id);
+                    ++t.reads;
+                } else {
+                    auto tx = conn->begin(sqlpool::isolation_level::immediate);
+                    conn->exec("UPDATE accounts SET counter = counter + 1 WHERE id = ?", id);
+                    tx.commit();
+                    ++t.writes;
+                }
             }
         } catch (const sqlpool::busy_error&) {
             ++t.busy; // the lease rolls the transaction back when it returns
@@ -109,6 +123,9 @@ void print_stats(const sqlpool::pool_stats& s) {
               << s.closed.broken << "  shutdown " << s.closed.shutdown << '\n'
               << "               resets on return " << s.resets << "  failed health checks "
               << s.failed_health_checks << '\n'
+              << "transactions   committed " << s.transactions.committed << "  rolled back "
+              << s.transactions.rolled_back << "  retried " << s.transactions.retried << "  busy seen "
+              << s.transactions.busy_seen << "  busy surfaced " << s.transactions.busy_surfaced << '\n'
               << "acquire wait   p50 " << format_ns(s.wait_p50) << "  p99 " << format_ns(s.wait_p99)
               << "  max " << format_ns(s.wait_max) << '\n';
 }
@@ -190,13 +207,18 @@ int main(int argc, char** argv) {
     std::cout << "sqlpool-load: " << o.threads << " threads, "
               << (o.operations != 0 ? std::to_string(o.operations) + " operations"
                                     : std::to_string(o.duration.count()) + " ms")
-              << ", read ratio " << o.read_ratio << ", policy " << o.policy << ", pool " << o.min_connections
-              << ".." << o.max_connections << '\n'
+              << ", read ratio " << o.read_ratio << ", policy " << o.policy << ", via "
+              << (o.runner ? "runner" : "direct") << ", pool " << o.min_connections << ".."
+              << o.max_connections << '\n'
               << "database       " << o.database << " (" << o.rows << " rows)\n";
     try {
         if (o.policy == "fast")
             return run<sqlpool::basic_pool<sqlpool::locking::spin, sqlpool::health::no_check,
                                            sqlpool::recycling::never>>(o);
+        if (o.policy == "split")
+            return run<
+                sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
+                                    sqlpool::recycling::standard, sqlpool::isolation::read_write_split>>(o);
         if (o.policy == "checked")
             return run<sqlpool::basic_pool<
                 sqlpool::locking::std_mutex,

@@ -22,6 +22,7 @@ struct options {
     std::size_t min_connections = 2;
     std::size_t max_connections = 4;
     std::string policy = "default";
+    bool runner = true; // through pool.read()/write(), else acquire + explicit transactions
     bool progress = true;
     bool help = false;
 };
@@ -30,7 +31,7 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-inline constexpr std::string_view policy_names[] = {"default", "fast", "checked"};
+inline constexpr std::string_view policy_names[] = {"default", "fast", "checked", "split"};
 
 inline const char* help_text() {
     return R"(usage: sqlpool-load [FLAGS]
@@ -50,11 +51,14 @@ what happened: throughput, acquire waits, every pool statistic, and whether the 
                            default  std_mutex locking, ping health, standard recycling
                            fast     spin locking, no health check, never recycle
                            checked  std_mutex, ping + file_identity health, standard recycling
+                           split    one writer connection for write(), query_only readers
+  --via WAY              runner: through pool.read() and pool.write(), which retry on SQLITE_BUSY
+                         direct: acquire() + BEGIN IMMEDIATE / COMMIT by hand (default: runner)
   --no-progress          no live progress line (it is shown only on a terminal anyway)
   --help                 this text
 
-A read is a point SELECT by primary key; a write is BEGIN IMMEDIATE, UPDATE one row's counter,
-COMMIT. At the end the sum of all counters must equal the number of acknowledged writes.
+A read is a point SELECT by primary key; a write is an IMMEDIATE transaction that adds one to
+one row's counter. At the end the sum of all counters must equal the number of acknowledged writes.
 Exit status: 0 on success, 1 when the run found a problem, 2 on a bad flag.
 )";
 }
@@ -157,7 +161,15 @@ inline options parse(const std::vector<std::string_view>& args) {
             for (auto name : policy_names) known = known || name == o.policy;
             if (!known)
                 throw usage_error("--policy: unknown policy set '" + o.policy +
-                                  "' (use default, fast or checked)");
+                                  "' (use default, fast, checked or split)");
+        } else if (flag == "--via") {
+            const auto way = value();
+            if (way == "runner")
+                o.runner = true;
+            else if (way == "direct")
+                o.runner = false;
+            else
+                throw usage_error("--via: unknown way '" + std::string(way) + "' (use runner or direct)");
         } else
             throw usage_error("unknown flag '" + std::string(args[i]) + "' (see --help)");
     }
