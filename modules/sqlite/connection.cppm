@@ -311,7 +311,8 @@ const char* synchronous_name(synchronous_mode mode) {
 } // namespace
 
 bool is_memory_path(std::string_view path) noexcept {
-    return path.empty() || path == ":memory:" || path.find("mode=memory") != std::string_view::npos ||
+    return path.empty() || path.find(":memory:") != std::string_view::npos ||
+           path.find("mode=memory") != std::string_view::npos ||
            path.find("vfs=memdb") != std::string_view::npos;
 }
 
