@@ -588,6 +588,13 @@ public:
     [[nodiscard]] lease acquire() { return acquire(core_->config().acquire_timeout); }
     [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) { return *core_->acquire(timeout, true); }
 
+    // The connection write() uses: with read_write_split the one writer connection (waiting up to
+    // the longer of acquire_timeout and transaction_timeout), otherwise the same as acquire().
+    [[nodiscard]] lease acquire_writer() {
+        core_type* target = writer_ != nullptr ? writer_ : core_;
+        return *target->acquire(target->config().acquire_timeout, true);
+    }
+
     // Like acquire(), but std::nullopt instead of timeout_error.
     [[nodiscard]] std::optional<lease>
     try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {

@@ -26,23 +26,29 @@ using sqlpool_test::manual_clock;
 namespace {
 
 sqlpool::pool_config small_config(const std::string& path, std::size_t min, std::size_t max) {
-    return sqlpool::pool_config{.database = path, .min_connections = min, .max_connections = max,
-                                .acquire_timeout = 3s, .background_maintenance = false};
+    return sqlpool::pool_config{.database = path,
+                                .min_connections = min,
+                                .max_connections = max,
+                                .acquire_timeout = 3s,
+                                .background_maintenance = false};
 }
 
 // A health policy a test fails on demand.
 struct switchable_health {
-    static constexpr sqlpool::check_point when = sqlpool::check_point::on_checkout | sqlpool::check_point::periodic;
+    static constexpr sqlpool::check_point when =
+        sqlpool::check_point::on_checkout | sqlpool::check_point::periodic;
     std::shared_ptr<std::atomic<std::uint64_t>> failing_id = std::make_shared<std::atomic<std::uint64_t>>(0);
 
     sqlpool::health_status check(sqlpool::connection&, const sqlpool::connection_info& info,
                                  sqlpool::check_point) const noexcept {
-        return info.id == failing_id->load() ? sqlpool::health_status::unhealthy : sqlpool::health_status::healthy;
+        return info.id == failing_id->load() ? sqlpool::health_status::unhealthy
+                                             : sqlpool::health_status::healthy;
     }
 };
 
-using clocked_pool = sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check,
-                                         sqlpool::recycling::standard, sqlpool::isolation::deferred, manual_clock>;
+using clocked_pool =
+    sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check, sqlpool::recycling::standard,
+                        sqlpool::isolation::deferred, manual_clock>;
 
 struct fixture {
     sqlpool_test::scratch_dir dir{"pool"};
@@ -254,8 +260,9 @@ BOOST_AUTO_TEST_CASE(connection_failed_by_health_policy_is_not_handed_out) {
 }
 
 BOOST_AUTO_TEST_CASE(periodic_check_retires_idle_unhealthy_and_replenishes) {
-    using pool_type = sqlpool::basic_pool<sqlpool::locking::std_mutex, switchable_health, sqlpool::recycling::never,
-                                          sqlpool::isolation::deferred, manual_clock>;
+    using pool_type =
+        sqlpool::basic_pool<sqlpool::locking::std_mutex, switchable_health, sqlpool::recycling::never,
+                            sqlpool::isolation::deferred, manual_clock>;
     manual_clock clock;
     pool_type pool{small_config(path, 2, 2), switchable_health{}, {}, clock};
     pool.health_policy().failing_id->store(1);
@@ -317,8 +324,9 @@ BOOST_AUTO_TEST_CASE(idle_timeout_retires_only_above_min) {
 }
 
 BOOST_AUTO_TEST_CASE(use_count_recycling) {
-    sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check, sqlpool::recycling::max_uses<3>> pool{
-        small_config(path, 1, 1)};
+    sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check,
+                        sqlpool::recycling::max_uses<3>>
+        pool{small_config(path, 1, 1)};
     std::set<std::uint64_t> ids;
     for (int i = 0; i < 9; ++i) ids.insert(pool.acquire().info().id);
     BOOST_TEST(ids.size() == 3u);
@@ -432,9 +440,12 @@ BOOST_AUTO_TEST_CASE(background_maintenance_replenishes_to_min) {
     auto config = small_config(path, 2, 2);
     config.background_maintenance = true;
     config.maintenance_interval = 10ms;
-    sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check, sqlpool::recycling::max_uses<1>> pool{
-        config};
-    { auto conn = pool.acquire(); } // retired on return: total drops to 1
+    sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check,
+                        sqlpool::recycling::max_uses<1>>
+        pool{config};
+    {
+        auto conn = pool.acquire();
+    } // retired on return: total drops to 1
     for (int i = 0; i < 1000 && pool.stats().total < 2; ++i) std::this_thread::sleep_for(5ms);
     BOOST_TEST(pool.stats().total == 2u);
 }

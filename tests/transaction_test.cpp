@@ -409,6 +409,9 @@ BOOST_AUTO_TEST_CASE(readers_are_query_only) {
     pool.write([](sqlpool::connection& c) { c.exec("CREATE TABLE t(v INTEGER)"); });
     auto reader = pool.acquire();
     BOOST_CHECK_THROW(reader->exec("INSERT INTO t VALUES(1)"), sqlpool::sqlite_error);
+    auto writer = pool.acquire_writer();
+    writer->exec("INSERT INTO t VALUES(1)");
+    BOOST_TEST(reader->query_value<std::int64_t>("SELECT count(*) FROM t") == 1);
 }
 
 BOOST_AUTO_TEST_CASE(writers_never_see_busy_and_readers_are_not_blocked) {

@@ -91,7 +91,7 @@ void work(Pool& pool, const load::options& o, tally& t, const std::atomic<bool>&
                     ++t.writes;
                 }
             } else {
-                auto conn = pool.acquire();
+                auto conn = read ? pool.acquire() : pool.acquire_writer();
                 if (read) {
                     (void)conn->template query_value<std::int64_t>(
                         "SELECT counter FROM accounts WHERE id = ?", id);
