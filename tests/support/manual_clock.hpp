@@ -1,7 +1,10 @@
-// A clock the test moves by hand. Copies share one time, so a test keeps a copy of the clock it
-// gave the pool and advances both at once.
+// A clock a test moves by hand, for pools built with a `Clock` parameter. The pool keeps a copy of
+// the clock it is given; copies share one atomic time, so the test advances the pool's clock
+// through its own copy (or through pool.clock()). Safe to read from the pool's threads while the
+// test advances it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -12,11 +15,17 @@ public:
     using time_point = std::chrono::steady_clock::time_point;
     using duration = std::chrono::steady_clock::duration;
 
-    [[nodiscard]] time_point now() const noexcept { return *now_; }
-    void advance(duration by) noexcept { *now_ += by; }
+    // Starts at a fixed, arbitrary instant well after the clock's epoch, so runs are reproducible.
+    manual_clock() : manual_clock(time_point{std::chrono::hours(24)}) {}
+    explicit manual_clock(time_point start)
+        : now_(std::make_shared<std::atomic<duration::rep>>(start.time_since_epoch().count())) {}
+
+    [[nodiscard]] time_point now() const noexcept { return time_point{duration{now_->load()}}; }
+    void advance(duration by) noexcept { now_->fetch_add(by.count()); }
+    void set(time_point to) noexcept { now_->store(to.time_since_epoch().count()); }
 
 private:
-    std::shared_ptr<time_point> now_ = std::make_shared<time_point>(std::chrono::steady_clock::now());
+    std::shared_ptr<std::atomic<duration::rep>> now_;
 };
 
 } // namespace sqlpool_test
