@@ -433,6 +433,10 @@ private:
             s.info.last_error = conn.broken_code();
             return retire_reason::broken;
         }
+        if (conn.settings_changed()) {
+            reset = true;
+            conn.restore_settings();
+        }
         const auto now = clock_.now();
         ++s.info.use_count;
         s.info.last_used_at = now;

@@ -221,6 +221,37 @@ BOOST_AUTO_TEST_CASE(borrower_that_throws_leaves_a_clean_connection) {
     BOOST_TEST(conn->query_value<std::int64_t>("SELECT count(*) FROM t") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(pragma_changed_by_a_borrower_is_restored) {
+    auto config = small_config(path, 1, 1);
+    config.pragmas = {{"cache_size", "-3000"}};
+    sqlpool::pool pool{config};
+    for (int round = 0; round < 2; ++round) { // the second round runs the same PRAGMA text again
+        {
+            auto conn = pool.acquire();
+            conn->exec("PRAGMA foreign_keys = OFF");
+            conn->exec("PRAGMA cache_size = -100");
+            conn->exec("PRAGMA busy_timeout = 0");
+            BOOST_TEST(conn->query_value<std::int64_t>("PRAGMA foreign_keys") == 0);
+        }
+        auto conn = pool.acquire();
+        BOOST_TEST(!conn->settings_changed());
+        BOOST_TEST(conn->query_value<std::int64_t>("PRAGMA foreign_keys") == 1);
+        BOOST_TEST(conn->query_value<std::int64_t>("PRAGMA cache_size") == -3000);
+        BOOST_TEST(conn->query_value<std::int64_t>("PRAGMA busy_timeout") == 2000);
+    }
+    // Reading a pragma, or one whose argument names a table, changes nothing.
+    {
+        auto conn = pool.acquire();
+        (void)conn->query_value<std::int64_t>("PRAGMA foreign_keys");
+        conn->exec("CREATE TABLE IF NOT EXISTS t(v)");
+        for ([[maybe_unused]] auto&& row :
+             conn->query<std::int64_t, std::string, std::string, std::int64_t, std::optional<std::string>,
+                         std::int64_t>("PRAGMA table_info(t)")) {
+        }
+        BOOST_TEST(!conn->settings_changed());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(broken_connection_is_never_handed_out_again) {
     sqlpool::pool pool{small_config(path, 1, 1)};
     std::uint64_t broken_id = 0;

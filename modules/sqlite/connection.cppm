@@ -114,6 +114,11 @@ public:
     [[nodiscard]] isolation_level default_isolation() const noexcept { return default_isolation_; }
     void set_default_isolation(isolation_level level) noexcept { default_isolation_ = level; }
 
+    // True when a PRAGMA that sets a value ran since the configured settings were applied (the
+    // pool restores them when the connection comes back); restore_settings() applies them again.
+    [[nodiscard]] bool settings_changed() const noexcept;
+    void restore_settings();
+
     [[nodiscard]] std::int64_t changes() const;
     [[nodiscard]] std::int64_t last_insert_rowid() const;
     // True while a transaction is open (SQLite is not in autocommit mode).
@@ -153,6 +158,7 @@ private:
     }
     void run_script(std::string_view sql);
     void apply_defaults();
+    void apply_settings();
     void pragma(std::string_view name, std::string_view value);
 
     open_options options_;
@@ -345,9 +351,26 @@ void connection::apply_defaults() {
                  "DBCONFIG_ENABLE_LOAD_EXTENSION");
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr),
                  "DBCONFIG_TRUSTED_SCHEMA");
-    core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
+    core_->check(sqlite3_set_authorizer(db, &detail::connection_core::authorize, core_.get()),
+                 "set_authorizer");
     // Reading the schema here surfaces a file that is not a database (NOTADB) at open time.
     (void)query_value<std::int64_t>("PRAGMA schema_version");
+    apply_settings();
+}
+
+bool connection::settings_changed() const noexcept {
+    return core_ && core_->settings_writes() != 0;
+}
+
+void connection::restore_settings() {
+    apply_settings();
+}
+
+// The session settings a borrower could change with a PRAGMA, applied at open and restored by the
+// pool when a borrower changed one.
+void connection::apply_settings() {
+    sqlite3* db = core().db();
+    core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
     const bool file_database = !is_memory_path(options_.path) && !read_only();
     if (file_database && options_.journal != journal_mode::unchanged) {
         const auto wanted = journal_mode_name(options_.journal);
@@ -360,6 +383,7 @@ void connection::apply_defaults() {
         pragma("synchronous", synchronous_name(options_.synchronous));
     pragma("foreign_keys", options_.foreign_keys ? "ON" : "OFF");
     for (const auto& [name, value] : options_.pragmas) pragma(name, value);
+    core_->settings_applied();
 }
 
 void connection::pragma(std::string_view name, std::string_view value) {

@@ -172,6 +172,19 @@ public:
         if (code != SQLITE_OK) fail(code, sql);
     }
     [[nodiscard]] int broken_code() const noexcept { return broken_code_; }
+
+    // PRAGMA statements that set a value, prepared since the settings were last applied.
+    [[nodiscard]] std::uint64_t settings_writes() const noexcept { return settings_writes_; }
+    void settings_applied() noexcept { settings_writes_ = 0; }
+
+    // SQLite's authorizer (https://sqlite.org/c3ref/set_authorizer.html) sees every PRAGMA at
+    // prepare time; one with an argument may change a setting the pool must restore.
+    static int authorize(void* self, int action, const char* name, const char* argument, const char*,
+                         const char*) noexcept {
+        if (action == SQLITE_PRAGMA && argument != nullptr && !is_query_pragma(name))
+            ++static_cast<connection_core*>(self)->settings_writes_;
+        return SQLITE_OK;
+    }
     void mark_broken(int code) noexcept {
         if (broken_code_ == 0) broken_code_ = code;
     }
@@ -190,6 +203,7 @@ public:
         ++stats_.misses;
         sqlite3_stmt* stmt = nullptr;
         const char* tail = nullptr;
+        const std::uint64_t settings_before = settings_writes_;
         const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                             SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
         if (code != SQLITE_OK) fail(code, sql);
@@ -199,7 +213,10 @@ public:
             is_script = true;
             return {};
         }
-        if (capacity_ == 0 || index_.contains(sql) || !make_room()) return statement(this, stmt, nullptr);
+        // A statement that changes a setting is never cached: preparing it again each time is what
+        // lets the authorizer see (and count) every run of it.
+        if (capacity_ == 0 || settings_writes_ != settings_before || index_.contains(sql) || !make_room())
+            return statement(this, stmt, nullptr);
         lru_.push_front(cache_entry{std::string(sql), stmt, true});
         index_.emplace(lru_.front().sql, lru_.begin());
         return statement(this, stmt, &lru_.front());
@@ -229,6 +246,16 @@ public:
     }
 
 private:
+    // Pragmas whose argument names what to read rather than a value to set.
+    static bool is_query_pragma(const char* name) noexcept {
+        static constexpr std::string_view readers[] = {
+            "table_info",    "table_xinfo",      "table_list",        "index_info",      "index_xinfo",
+            "index_list",    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check",
+            "function_list", "pragma_list",      "module_list",       "collation_list",  "database_list"};
+        const std::string_view pragma = name != nullptr ? name : "";
+        return std::ranges::find(readers, pragma) != std::end(readers);
+    }
+
     // True when `rest` (a statement's tail) holds nothing but white space, ';' and comments.
     bool only_comments(std::string_view rest) {
         while (true) {
@@ -268,6 +295,7 @@ private:
     sqlite3* db_;
     std::size_t capacity_;
     int broken_code_ = 0;
+    std::uint64_t settings_writes_ = 0;
     std::list<cache_entry> lru_; // most recently used first
     std::unordered_map<std::string_view, std::list<cache_entry>::iterator, transparent_hash, std::equal_to<>>
         index_;
