@@ -12,3 +12,5 @@ export import :recycling;
 export import :isolation;
 export import :transaction;
 export import :pool;
+export import :manager;
+export import :service;

@@ -19,6 +19,9 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <future>
+#include <map>
+#include <charconv>
 #include <exception>
 #include <filesystem>
 #include <functional>

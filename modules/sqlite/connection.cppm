@@ -353,6 +353,7 @@ void connection::apply_defaults() {
                  "DBCONFIG_TRUSTED_SCHEMA");
     core_->check(sqlite3_set_authorizer(db, &detail::connection_core::authorize, core_.get()),
                  "set_authorizer");
+    core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
     // Reading the schema here surfaces a file that is not a database (NOTADB) at open time.
     (void)query_value<std::int64_t>("PRAGMA schema_version");
     apply_settings();

@@ -1,0 +1,159 @@
+// pool_manager: one pool per database file, whatever the spelling of its path.
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:manager;
+import :errors;
+import :sqlite;
+import :config;
+import :pool;
+
+namespace sqlpool::detail {
+
+// The key that every spelling of one file shares: absolute, with `.`, `..` and symlinks resolved
+// (as far as the path exists; the rest is normalised lexically). In-memory databases keep their name.
+inline std::string canonical_database(const std::string& database) {
+    if (is_memory_path(database) || database.starts_with("file:")) return database;
+    std::error_code error;
+    auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(database, error), error);
+    if (error) return std::filesystem::absolute(database).lexically_normal().string();
+    return path.string();
+}
+
+// Each field whose text differs, as "field: existing vs requested".
+inline std::vector<std::string> config_differences(const pool_config& existing,
+                                                   const pool_config& requested) {
+    std::vector<std::string> differences;
+    const auto field_map = [](const pool_config& c) {
+        std::map<std::string, std::string> fields;
+        for (const auto& field : config_fields()) fields[std::string(field.key)] = field.write(c);
+        std::string pragmas;
+        for (const auto& [name, value] : c.pragmas)
+            pragmas += (pragmas.empty() ? "" : ",") + name + "=" + value;
+        fields["pragmas"] = "[" + pragmas + "]";
+        fields.erase("database"); // compared by canonical path instead
+        return fields;
+    };
+    const auto a = field_map(existing);
+    const auto b = field_map(requested);
+    for (const auto& [key, value] : a)
+        if (b.at(key) != value)
+            differences.push_back(key + " is " + value + " in the existing pool, " + b.at(key) +
+                                  " requested");
+    return differences;
+}
+
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
+
+// Pools keyed by canonical database path: relative and absolute spellings, `./`, `..` and symlinks
+// of one file share one pool. Thread-safe. Pools are shared_ptrs: a pool that close() removed
+// stays valid for whoever still holds it (and refuses new acquires).
+template <class Pool = pool>
+class basic_pool_manager {
+public:
+    basic_pool_manager() = default;
+    basic_pool_manager(const basic_pool_manager&) = delete;
+    basic_pool_manager& operator=(const basic_pool_manager&) = delete;
+    ~basic_pool_manager() { close_all(); }
+
+    // The pool for config.database, created from `config` when there is none. A config that
+    // differs from the existing pool's is a config_error naming each differing field's two values.
+    // Concurrent calls for one path create exactly one pool; the pool opens outside the manager's lock.
+    std::shared_ptr<Pool> get_or_create(const pool_config& config) {
+        const std::string key = detail::canonical_database(config.database);
+        std::promise<std::shared_ptr<Pool>> promise;
+        std::shared_future<std::shared_ptr<Pool>> existing;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto found = pools_.find(key); found != pools_.end()) {
+                if (auto differences = detail::config_differences(found->second.config, config);
+                    !differences.empty()) {
+                    differences.insert(differences.begin(),
+                                       "a pool for '" + key + "' exists with another configuration");
+                    throw config_error(std::move(differences));
+                }
+                existing = found->second.pool;
+            } else {
+                pools_.emplace(key, entry{config, promise.get_future().share()});
+            }
+        }
+        // Created, or being created, by another thread: wait outside the lock.
+        if (existing.valid()) return existing.get();
+        try {
+            auto created = std::make_shared<Pool>(config);
+            promise.set_value(created);
+            return created;
+        } catch (...) {
+            promise.set_exception(std::current_exception());
+            std::lock_guard lock(mutex_);
+            pools_.erase(key);
+            throw;
+        }
+    }
+
+    // The pool for `database` (any spelling), or nullptr.
+    [[nodiscard]] std::shared_ptr<Pool> find(const std::string& database) const {
+        std::shared_future<std::shared_ptr<Pool>> pending;
+        {
+            std::lock_guard lock(mutex_);
+            const auto found = pools_.find(detail::canonical_database(database));
+            if (found == pools_.end()) return nullptr;
+            pending = found->second.pool;
+        }
+        try {
+            return pending.get();
+        } catch (...) {
+            return nullptr; // its creation failed
+        }
+    }
+
+    // Closes and forgets the pool for `database`; false when there was none.
+    bool close(const std::string& database) {
+        std::shared_future<std::shared_ptr<Pool>> pending;
+        {
+            std::lock_guard lock(mutex_);
+            const auto found = pools_.find(detail::canonical_database(database));
+            if (found == pools_.end()) return false;
+            pending = found->second.pool;
+            pools_.erase(found);
+        }
+        close_one(pending);
+        return true;
+    }
+
+    void close_all() {
+        std::map<std::string, entry> closing;
+        {
+            std::lock_guard lock(mutex_);
+            closing.swap(pools_);
+        }
+        for (auto& [key, e] : closing) close_one(e.pool);
+    }
+
+    [[nodiscard]] std::size_t size() const {
+        std::lock_guard lock(mutex_);
+        return pools_.size();
+    }
+
+private:
+    struct entry {
+        pool_config config;
+        std::shared_future<std::shared_ptr<Pool>> pool;
+    };
+
+    static void close_one(const std::shared_future<std::shared_ptr<Pool>>& pending) {
+        try {
+            if (auto p = pending.get()) p->close();
+        } catch (...) {
+            // A pool whose creation failed has nothing to close.
+        }
+    }
+
+    mutable std::mutex mutex_;
+    std::map<std::string, entry> pools_;
+};
+
+using pool_manager = basic_pool_manager<>;
+
+} // namespace sqlpool

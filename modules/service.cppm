@@ -1,0 +1,258 @@
+// database: a service over one pool with a lifecycle, schema migrations and validation, and a
+// high-level read/write API.
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:service;
+import :errors;
+import :sqlite;
+import :config;
+import :stats;
+import :transaction;
+import :lease;
+import :pool;
+
+export namespace sqlpool {
+
+// One step of the schema: applied once, in version order, in its own IMMEDIATE transaction. The
+// version lives in PRAGMA user_version.
+struct migration {
+    int version = 0;
+    std::string description;
+    std::string sql;
+};
+
+// A table the schema must have after migrating, with (at least) these columns.
+struct table_spec {
+    std::string name;
+    std::vector<std::string> columns;
+};
+
+struct schema {
+    std::vector<migration> migrations;
+    std::vector<table_spec> tables;
+};
+
+enum class service_state { created, starting, running, stopping, stopped };
+
+[[nodiscard]] constexpr const char* to_string(service_state state) noexcept {
+    switch (state) {
+    case service_state::created:
+        return "created";
+    case service_state::starting:
+        return "starting";
+    case service_state::running:
+        return "running";
+    case service_state::stopping:
+        return "stopping";
+    case service_state::stopped:
+        return "stopped";
+    }
+    return "?";
+}
+
+// An operation was called in a state that does not allow it.
+class state_error : public error {
+public:
+    using error::error;
+};
+
+// A migration failed (it was rolled back), the file's schema is newer than the code, or a
+// declared table or column is missing.
+class schema_error : public error {
+public:
+    using error::error;
+};
+
+struct database_options {
+    pool_config pool;
+    sqlpool::schema schema;
+    bool create_if_missing = true; // create the database file when it does not exist
+};
+
+template <class Pool = pool>
+class basic_database {
+public:
+    explicit basic_database(database_options options) : options_(std::move(options)) {
+        std::vector<std::string> problems = options_.pool.validate();
+        int previous = 0;
+        for (const auto& m : options_.schema.migrations) {
+            if (m.version <= previous)
+                problems.push_back(
+                    "migration versions must be positive and increasing: " + std::to_string(m.version) +
+                    " (" + m.description + ") follows " + std::to_string(previous));
+            previous = std::max(previous, m.version);
+        }
+        if (!problems.empty()) throw config_error(std::move(problems));
+    }
+    basic_database(const basic_database&) = delete;
+    basic_database& operator=(const basic_database&) = delete;
+    ~basic_database() {
+        try {
+            stop();
+        } catch (...) {
+        }
+    }
+
+    [[nodiscard]] service_state state() const {
+        std::lock_guard lock(mutex_);
+        return state_;
+    }
+
+    // Opens the pool, creates the file when allowed, applies pending migrations and validates the
+    // schema. Running already: nothing to do. On failure the service is stopped and the error
+    // says what failed.
+    void start() {
+        std::unique_lock lock(mutex_);
+        if (state_ == service_state::running) return;
+        if (state_ != service_state::created && state_ != service_state::stopped)
+            throw state_error("cannot start the database service: it is " + std::string(to_string(state_)));
+        state_ = service_state::starting;
+        lock.unlock();
+        try {
+            auto opened = open_pool();
+            migrate(*opened);
+            validate(*opened);
+            lock.lock();
+            pool_ = std::move(opened);
+            state_ = service_state::running;
+        } catch (...) {
+            if (!lock.owns_lock()) lock.lock();
+            state_ = service_state::stopped;
+            throw;
+        }
+    }
+
+    // Drains and closes the pool. Not running: nothing to do.
+    void stop() {
+        std::unique_lock lock(mutex_);
+        if (state_ != service_state::running) return;
+        state_ = service_state::stopping;
+        auto closing = std::move(pool_);
+        lock.unlock();
+        closing->close();
+        closing.reset();
+        lock.lock();
+        state_ = service_state::stopped;
+    }
+
+    template <std::invocable<connection&> F>
+    auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return running_pool("write").write(std::forward<F>(fn));
+    }
+
+    template <std::invocable<connection&> F>
+    auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return running_pool("read").read(std::forward<F>(fn));
+    }
+
+    // Runs one statement through write(); returns the number of rows it changed.
+    template <bindable... Args>
+    std::int64_t exec(std::string_view sql, const Args&... args) {
+        return write([&](connection& c) {
+            c.exec(sql, args...);
+            return c.changes();
+        });
+    }
+
+    // All rows of a query, read in one transaction.
+    template <column_type... Ts, bindable... Args>
+    std::vector<std::tuple<Ts...>> query(std::string_view sql, const Args&... args) {
+        return read([&](connection& c) {
+            std::vector<std::tuple<Ts...>> rows;
+            for (auto& row : c.template query<Ts...>(sql, args...)) rows.push_back(row);
+            return rows;
+        });
+    }
+
+    [[nodiscard]] pool_stats stats() { return running_pool("stats").stats(); }
+
+    // The schema version of the file (PRAGMA user_version).
+    [[nodiscard]] int schema_version() {
+        return read([](connection& c) {
+            return static_cast<int>(c.query_value<std::int64_t>("PRAGMA user_version"));
+        });
+    }
+
+    [[nodiscard]] Pool& underlying_pool() { return running_pool("underlying_pool"); }
+
+private:
+    Pool& running_pool(std::string_view operation) {
+        std::lock_guard lock(mutex_);
+        if (state_ != service_state::running)
+            throw state_error("cannot " + std::string(operation) + ": the database service is " +
+                              std::string(to_string(state_)) +
+                              (state_ == service_state::created ? "; start() it first" : ""));
+        return *pool_;
+    }
+
+    std::shared_ptr<Pool> open_pool() {
+        pool_config config = options_.pool;
+        if (!options_.create_if_missing) {
+            if (!is_memory_path(config.database) && !std::filesystem::exists(config.database))
+                throw schema_error("database file '" + config.database +
+                                   "' does not exist and creating it is not allowed");
+            if (config.mode == open_mode::read_write_create) config.mode = open_mode::read_write;
+        }
+        return std::make_shared<Pool>(std::move(config));
+    }
+
+    // Each pending migration in its own IMMEDIATE transaction, re-reading the version inside it,
+    // so that two processes starting on one new file apply each migration exactly once.
+    void migrate(Pool& p) {
+        const auto& migrations = options_.schema.migrations;
+        const int newest = migrations.empty() ? 0 : migrations.back().version;
+        lease conn = p.acquire_writer();
+        const auto version_now = [&] {
+            return static_cast<int>(conn->query_value<std::int64_t>("PRAGMA user_version"));
+        };
+        if (const int found = version_now(); found > newest)
+            throw schema_error("database '" + options_.pool.database + "' has schema version " +
+                               std::to_string(found) + ", newer than the " + std::to_string(newest) +
+                               " this program knows; refusing to start");
+        for (const auto& m : migrations) {
+            auto tx = conn->begin(isolation_level::immediate);
+            if (version_now() >= m.version) continue; // applied already (tx rolls back: nothing to keep)
+            try {
+                conn->exec(m.sql);
+                conn->exec("PRAGMA user_version = " + std::to_string(m.version));
+                tx.commit();
+            } catch (const sqlite_error& e) {
+                throw schema_error("migration " + std::to_string(m.version) + " (" + m.description +
+                                   ") failed and was rolled back: " + e.sqlite_message());
+            }
+        }
+    }
+
+    void validate(Pool& p) {
+        lease conn = p.acquire();
+        std::vector<std::string> missing;
+        for (const auto& table : options_.schema.tables) {
+            const auto exists = conn->query_value<std::int64_t>(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", table.name);
+            if (exists == 0) {
+                missing.push_back("table '" + table.name + "'");
+                continue;
+            }
+            std::vector<std::string> columns;
+            for (auto [name] : conn->query<std::string>("SELECT name FROM pragma_table_info(?)", table.name))
+                columns.push_back(name);
+            for (const auto& column : table.columns)
+                if (std::ranges::find(columns, column) == columns.end())
+                    missing.push_back("column '" + table.name + "." + column + "'");
+        }
+        if (!missing.empty()) {
+            std::string text = "schema of '" + options_.pool.database + "' lacks ";
+            for (std::size_t i = 0; i < missing.size(); ++i) text += (i == 0 ? "" : ", ") + missing[i];
+            throw schema_error(text);
+        }
+    }
+
+    database_options options_;
+    mutable std::mutex mutex_;
+    service_state state_ = service_state::created;
+    std::shared_ptr<Pool> pool_;
+};
+
+using database = basic_database<>;
+
+} // namespace sqlpool
