@@ -131,13 +131,8 @@ void print_stats(const sqlpool::pool_stats& s) {
 }
 
 template <class Pool>
-int run(const load::options& o) {
+int run(const load::options& o, const sqlpool::pool_config& config) {
     const std::int64_t initial_sum = prepare_database(o);
-    sqlpool::pool_config config{
-        .database = o.database,
-        .min_connections = o.min_connections,
-        .max_connections = o.max_connections,
-    };
     Pool pool{config};
     tally t;
     std::atomic<bool> stop{false};
@@ -204,6 +199,33 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (o.database.empty()) o.database = default_database();
+    sqlpool::pool_config config{
+        .database = o.database,
+        .min_connections = o.min_connections,
+        .max_connections = o.max_connections,
+    };
+    try {
+        if (!o.config.empty()) config = sqlpool::pool_config::parse(o.config, config);
+        config.check();
+    } catch (const sqlpool::config_error& e) {
+        std::cerr << "sqlpool-load: " << e.what() << '\n';
+        return 2;
+    }
+    o.database = config.database;
+    if (o.database.empty()) o.database = default_database();
+    sqlpool::pool_config config{
+        .database = o.database,
+        .min_connections = o.min_connections,
+        .max_connections = o.max_connections,
+    };
+    try {
+        if (!o.config.empty()) config = sqlpool::pool_config::parse(o.config, config);
+        config.check();
+    } catch (const sqlpool::config_error& e) {
+        std::cerr << "sqlpool-load: " << e.what() << '\n';
+        return 2;
+    }
+    o.database = config.database;
     std::cout << "sqlpool-load: " << o.threads << " threads, "
               << (o.operations != 0 ? std::to_string(o.operations) + " operations"
                                     : std::to_string(o.duration.count()) + " ms")
@@ -214,16 +236,17 @@ int main(int argc, char** argv) {
     try {
         if (o.policy == "fast")
             return run<sqlpool::basic_pool<sqlpool::locking::spin, sqlpool::health::no_check,
-                                           sqlpool::recycling::never>>(o);
+                                           sqlpool::recycling::never>>(o, config);
         if (o.policy == "split")
             return run<
                 sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
-                                    sqlpool::recycling::standard, sqlpool::isolation::read_write_split>>(o);
+                                    sqlpool::recycling::standard, sqlpool::isolation::read_write_split>>(
+                o, config);
         if (o.policy == "checked")
             return run<sqlpool::basic_pool<
                 sqlpool::locking::std_mutex,
-                sqlpool::health::all_of<sqlpool::health::ping, sqlpool::health::file_identity>>>(o);
-        return run<sqlpool::pool>(o);
+                sqlpool::health::all_of<sqlpool::health::ping, sqlpool::health::file_identity>>>(o, config);
+        return run<sqlpool::pool>(o, config);
     } catch (const sqlpool::config_error& e) {
         std::cerr << "sqlpool-load: " << e.what() << '\n';
         return 2;

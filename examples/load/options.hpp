@@ -22,6 +22,8 @@ struct options {
     std::size_t min_connections = 2;
     std::size_t max_connections = 4;
     std::string policy = "default";
+    std::string config; // pool_config::parse text, applied over the flags above
+    bool json = false;
     bool runner = true; // through pool.read()/write(), else acquire + explicit transactions
     bool progress = true;
     bool help = false;
@@ -54,6 +56,9 @@ what happened: throughput, acquire waits, every pool statistic, and whether the 
                            split    one writer connection for write(), query_only readers
   --via WAY              runner: through pool.read() and pool.write(), which retry on SQLITE_BUSY
                          direct: acquire() + BEGIN IMMEDIATE / COMMIT by hand (default: runner)
+  --config TEXT          more pool settings as key=value pairs, over the flags above, e.g.
+                         "busy_timeout=1s connection_max_age=5m pragma.cache_size=-8000"
+                         (any pool_config field; durations take ms, s, m or h)
   --no-progress          no live progress line (it is shown only on a terminal anyway)
   --help                 this text
 
@@ -162,6 +167,8 @@ inline options parse(const std::vector<std::string_view>& args) {
             if (!known)
                 throw usage_error("--policy: unknown policy set '" + o.policy +
                                   "' (use default, fast, checked or split)");
+        } else if (flag == "--config") {
+            o.config = std::string(value());
         } else if (flag == "--via") {
             const auto way = value();
             if (way == "runner")
