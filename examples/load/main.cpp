@@ -212,26 +212,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     o.database = config.database;
-    if (o.database.empty()) o.database = default_database();
-    sqlpool::pool_config config{
-        .database = o.database,
-        .min_connections = o.min_connections,
-        .max_connections = o.max_connections,
-    };
-    try {
-        if (!o.config.empty()) config = sqlpool::pool_config::parse(o.config, config);
-        config.check();
-    } catch (const sqlpool::config_error& e) {
-        std::cerr << "sqlpool-load: " << e.what() << '\n';
-        return 2;
-    }
-    o.database = config.database;
     std::cout << "sqlpool-load: " << o.threads << " threads, "
               << (o.operations != 0 ? std::to_string(o.operations) + " operations"
                                     : std::to_string(o.duration.count()) + " ms")
               << ", read ratio " << o.read_ratio << ", policy " << o.policy << ", via "
-              << (o.runner ? "runner" : "direct") << ", pool " << o.min_connections << ".."
-              << o.max_connections << '\n'
+              << (o.runner ? "runner" : "direct") << ", pool " << config.min_connections << ".."
+              << config.max_connections << '\n'
               << "database       " << o.database << " (" << o.rows << " rows)\n";
     try {
         if (o.policy == "fast")
