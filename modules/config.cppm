@@ -34,6 +34,11 @@ struct pool_config {
     bool foreign_keys = true;
     std::vector<std::pair<std::string, std::string>> pragmas;
     std::size_t statement_cache_size = 64;
+    bool defensive = true;
+    bool trusted_schema = false;
+    std::optional<unsigned> file_mode = 0600; // permissions of a database file the pool creates
+    std::vector<std::pair<limit, int>> limits;
+    authorizer_function authorizer;
 
     // Pool size: min_connections are kept open once warm; never more than max_connections.
     std::size_t min_connections = 1;
@@ -133,7 +138,12 @@ struct pool_config {
                             .synchronous = synchronous,
                             .foreign_keys = foreign_keys,
                             .pragmas = pragmas,
-                            .statement_cache_size = statement_cache_size};
+                            .statement_cache_size = statement_cache_size,
+                            .defensive = defensive,
+                            .trusted_schema = trusted_schema,
+                            .file_mode = file_mode,
+                            .limits = limits,
+                            .authorizer = authorizer};
     }
 };
 
@@ -277,6 +287,27 @@ inline const std::vector<config_field>& config_fields() {
         enum_field("synchronous", &pool_config::synchronous, synchronous_names),
         bool_field("foreign_keys", &pool_config::foreign_keys),
         count_field("statement_cache_size", &pool_config::statement_cache_size),
+        bool_field("defensive", &pool_config::defensive),
+        bool_field("trusted_schema", &pool_config::trusted_schema),
+        {"file_mode",
+         [](pool_config& c, std::string_view text) -> std::optional<std::string> {
+             if (text == "default") {
+                 c.file_mode.reset();
+                 return std::nullopt;
+             }
+             unsigned value = 0;
+             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 8);
+             if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || value > 0777)
+                 return "file_mode: '" + std::string(text) + "' is not an octal mode like 0600 (or default)";
+             c.file_mode = value;
+             return std::nullopt;
+         },
+         [](const pool_config& c) {
+             if (!c.file_mode) return std::string("default");
+             std::array<char, 8> text{};
+             const auto [end, ec] = std::to_chars(text.data(), text.data() + text.size(), *c.file_mode, 8);
+             return ec == std::errc{} ? "0" + std::string(text.data(), end) : std::string("?");
+         }},
         count_field("min_connections", &pool_config::min_connections),
         count_field("max_connections", &pool_config::max_connections),
         duration_field("acquire_timeout", &pool_config::acquire_timeout),
@@ -306,11 +337,25 @@ inline const std::vector<config_field>& config_fields() {
     return fields;
 }
 
+inline constexpr std::array<std::pair<std::string_view, limit>, 12> limit_names{
+    {{"length", limit::length},
+     {"sql_length", limit::sql_length},
+     {"column", limit::column},
+     {"expr_depth", limit::expr_depth},
+     {"compound_select", limit::compound_select},
+     {"vdbe_op", limit::vdbe_op},
+     {"function_arg", limit::function_arg},
+     {"attached", limit::attached},
+     {"like_pattern_length", limit::like_pattern_length},
+     {"variable_number", limit::variable_number},
+     {"trigger_depth", limit::trigger_depth},
+     {"worker_threads", limit::worker_threads}}};
+
 inline std::string valid_keys() {
     std::string keys;
     for (const auto& field : config_fields())
         keys += std::string(keys.empty() ? "" : ", ") + std::string(field.key);
-    return keys + ", pragma.NAME";
+    return keys + ", pragma.NAME, limit.NAME";
 }
 
 // Sets one key; returns the problem, if any.
@@ -320,6 +365,16 @@ inline std::optional<std::string> set_field(pool_config& config, std::string_vie
         const auto name = key.substr(7);
         if (name.empty()) return std::string("pragma.: the pragma needs a name (pragma.NAME=VALUE)");
         config.pragmas.emplace_back(std::string(name), std::string(value));
+        return std::nullopt;
+    }
+    if (key.starts_with("limit.")) {
+        limit which{};
+        if (auto problem = read_enum(which, key, key.substr(6), limit_names)) return problem;
+        int number = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+        if (ec != std::errc{} || end != value.data() + value.size() || value.empty() || number < 0)
+            return std::string(key) + ": '" + std::string(value) + "' is not a whole number >= 0";
+        config.limits.emplace_back(which, number);
         return std::nullopt;
     }
     for (const auto& field : config_fields())
@@ -413,6 +468,8 @@ std::string pool_config::to_string() const {
     for (const auto& field : detail::config_fields())
         text += (text.empty() ? "" : " ") + std::string(field.key) + "=" + quoted(field.write(*this));
     for (const auto& [name, value] : pragmas) text += " pragma." + name + "=" + quoted(value);
+    for (const auto& [which, value] : limits)
+        text += " limit." + detail::write_enum(which, detail::limit_names) + "=" + std::to_string(value);
     return text;
 }
 

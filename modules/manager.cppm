@@ -30,6 +30,11 @@ inline std::vector<std::string> config_differences(const pool_config& existing,
         for (const auto& [name, value] : c.pragmas)
             pragmas += (pragmas.empty() ? "" : ",") + name + "=" + value;
         fields["pragmas"] = "[" + pragmas + "]";
+        std::string limits;
+        for (const auto& [which, value] : c.limits)
+            limits +=
+                (limits.empty() ? "" : ",") + write_enum(which, limit_names) + "=" + std::to_string(value);
+        fields["limits"] = "[" + limits + "]";
         fields.erase("database"); // compared by canonical path instead
         return fields;
     };

@@ -41,6 +41,17 @@ namespace sqlpool::detail {
 
 inline std::atomic<std::uint64_t> memory_database_counter{0};
 
+// start + timeout, saturating instead of overflowing for very long timeouts (duration::max()).
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::time_point start,
+                                                     std::chrono::duration<Rep, Period> timeout) {
+    using steady = std::chrono::steady_clock;
+    if (timeout <= timeout.zero()) return start;
+    const std::chrono::duration<double> room = steady::time_point::max() - start;
+    if (std::chrono::duration<double>(timeout) >= room) return steady::time_point::max();
+    return start + std::chrono::duration_cast<steady::duration>(timeout);
+}
+
 // Where the pool's connections connect. ":memory:" becomes one named in-memory database that all
 // of the pool's connections share (SQLite's memdb VFS, https://sqlite.org/inmemorydb.html); an
 // in-memory URI that would give each connection a private database is refused.
@@ -135,7 +146,7 @@ public:
                 }
                 waiter self;
                 enqueue(self);
-                const auto deadline = started + timeout;
+                const auto deadline = detail::deadline_after(started, timeout);
                 while (!self.done)
                     if (self.wakeup.wait_until(lock, deadline) == std::cv_status::timeout && !self.done)
                         break;
@@ -150,10 +161,10 @@ public:
                 else
                     open_new = true;
             }
-            ++acquired_;
+            if (!open_new) ++acquired_; // a new connection counts once it opened
             waits_.record(waited ? steady::now() - started : std::chrono::nanoseconds::zero());
             lock.unlock();
-            if (open_new) return detail::make_lease(this, open_reserved());
+            if (open_new) return detail::make_lease(this, open_reserved(true));
             if (checkout_healthy(*chosen)) return detail::make_lease(this, std::move(chosen));
             // Unhealthy: close it and open a replacement with the same reserved capacity.
             chosen.reset();
@@ -161,8 +172,9 @@ public:
                 lock_type relock(mutex_);
                 closed_counts_.add(retire_reason::unhealthy);
                 ++failed_health_checks_;
+                --acquired_; // counted again when the replacement opens
             }
-            return detail::make_lease(this, open_reserved());
+            return detail::make_lease(this, open_reserved(true));
         }
     }
 
@@ -236,6 +248,13 @@ public:
             ++failed_health_checks_;
             free_capacity(lock);
         }
+        if (closed_) { // close() ran while these were being checked: they close instead of going back
+            std::vector<slot_ptr> closing;
+            for (auto& s : checking)
+                if (s) closing.push_back(std::move(s));
+            close_slots(lock, std::move(closing), retire_reason::shutdown);
+            return;
+        }
         for (auto& s : checking)
             if (s) put_back(lock, std::move(s));
         replenish(lock, now);
@@ -263,7 +282,7 @@ public:
         keeper_.reset();
         lock.lock();
         if constexpr (Locking::concurrent) {
-            const auto deadline = steady::now() + timeout;
+            const auto deadline = detail::deadline_after(steady::now(), timeout);
             while (in_use_ != 0)
                 if (drained_.wait_until(lock, deadline) == std::cv_status::timeout) break;
         }
@@ -347,6 +366,16 @@ private:
         if (closed_ && in_use_ == 0) drained_.notify_all();
     }
 
+    // Closes reserved connections outside the lock and frees their capacity.
+    void close_slots(lock_type& lock, std::vector<slot_ptr> slots, retire_reason reason) {
+        closed_counts_.add(reason, slots.size());
+        const std::size_t count = slots.size();
+        lock.unlock();
+        slots.clear();
+        lock.lock();
+        for (std::size_t i = 0; i < count; ++i) free_capacity(lock);
+    }
+
     void finish_if_orphaned(lock_type& lock) noexcept {
         if (!orphaned_ || in_use_ != 0) return;
         lock.unlock();
@@ -368,9 +397,9 @@ private:
     }
 
     // Opens a connection for capacity this thread reserved; gives the capacity up if it fails.
-    slot_ptr open_reserved() {
+    slot_ptr open_reserved(bool leased) {
         try {
-            return open_slot();
+            return open_slot(leased);
         } catch (...) {
             lock_type lock(mutex_);
             ++open_failures_;
@@ -379,7 +408,8 @@ private:
         }
     }
 
-    slot_ptr open_slot() {
+    // Opens and registers a connection; `leased` counts it as acquired.
+    slot_ptr open_slot(bool leased = false) {
         auto s = std::make_unique<detail::slot>(detail::slot{connection(options_), {}});
         const auto now = clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
@@ -394,6 +424,7 @@ private:
         if (config_.on_connect) config_.on_connect(s->conn);
         lock_type lock(mutex_);
         s->info.id = ++created_;
+        if (leased) ++acquired_;
         s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
         return s;
     }
@@ -465,8 +496,12 @@ private:
             }
         }
         lock.lock();
-        for (auto& s : opened) put_back(lock, std::move(s));
         for (std::size_t i = 0; i < failures; ++i) free_capacity(lock);
+        if (closed_) { // close() ran while these were opening
+            close_slots(lock, std::move(opened), retire_reason::shutdown);
+            return;
+        }
+        for (auto& s : opened) put_back(lock, std::move(s));
         open_failures_ += failures;
         if (failures != 0) {
             open_backoff_ = std::min<std::chrono::milliseconds>(
@@ -649,7 +684,7 @@ public:
     bool close() { return close(core_->config().close_timeout); }
     bool close(std::chrono::nanoseconds timeout) {
         stop_maintenance();
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        const auto deadline = detail::deadline_after(std::chrono::steady_clock::now(), timeout);
         bool all_closed = core_->close(timeout);
         if (writer_ != nullptr)
             all_closed = writer_->close(std::max(deadline - std::chrono::steady_clock::now(),

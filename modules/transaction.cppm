@@ -204,7 +204,9 @@ auto run_transaction(Acquire&& acquire, isolation_level level, std::chrono::mill
     using result_type = std::invoke_result_t<F&, connection&>;
     using steady = std::chrono::steady_clock;
     const auto started = steady::now();
-    const auto deadline = started + timeout;
+    // Capped at a century, so that milliseconds::max() means "no deadline" rather than overflow.
+    const auto deadline =
+        started + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365 * 100));
     thread_local std::minstd_rand jitter{std::random_device{}()};
     auto pause = std::chrono::microseconds(500);
     for (std::uint64_t attempt = 1;; ++attempt) {

@@ -17,6 +17,34 @@ enum class journal_mode { wal, delete_journal, truncate, persist, memory, off, u
 // commits, a crash of the process does not (https://sqlite.org/pragma.html#pragma_synchronous).
 enum class synchronous_mode { off, normal, full, extra, unchanged };
 
+// SQLite's run-time limits (https://sqlite.org/limits.html), for open_options::limits.
+enum class limit {
+    length,
+    sql_length,
+    column,
+    expr_depth,
+    compound_select,
+    vdbe_op,
+    function_arg,
+    attached,
+    like_pattern_length,
+    variable_number,
+    trigger_depth,
+    worker_threads
+};
+
+// What an authorizer answers (https://sqlite.org/c3ref/c_deny.html).
+namespace authorizer_result {
+inline constexpr int ok = SQLITE_OK;
+inline constexpr int deny = SQLITE_DENY;
+inline constexpr int ignore = SQLITE_IGNORE;
+} // namespace authorizer_result
+
+// An authorizer callback: (action code, two arguments, database name, trigger or view name) ->
+// authorizer_result. Called while statements are prepared, on the connection's thread.
+using authorizer_function = std::function<int(int action, std::string_view first, std::string_view second,
+                                              std::string_view database, std::string_view trigger)>;
+
 struct open_options {
     std::string path; // a file, ":memory:" or a "file:" URI
     open_mode mode = open_mode::read_write_create;
@@ -27,6 +55,14 @@ struct open_options {
     bool foreign_keys = true;
     std::vector<std::pair<std::string, std::string>> pragmas; // applied after the defaults
     std::size_t statement_cache_size = 64;                    // 0 disables the cache
+    // Hardening (https://sqlite.org/security.html); docs/security.md tells when to change them.
+    bool defensive = true; // SQLITE_DBCONFIG_DEFENSIVE: no writable_schema tricks, no shadow-table writes
+    bool trusted_schema = false; // functions with side effects may not run from the schema
+    // Permissions of a database file sqlpool creates (plain paths; SQLite gives its -wal and -shm
+    // files the same); std::nullopt leaves it to SQLite (0644 less the umask).
+    std::optional<unsigned> file_mode = 0600;
+    std::vector<std::pair<limit, int>> limits; // sqlite3_limit values, e.g. {limit::length, 1'000'000}
+    authorizer_function authorizer;            // consulted for every statement prepared
 };
 
 // True when `path` names an in-memory database rather than a file.
@@ -103,6 +139,7 @@ public:
     [[nodiscard]] T query_value(std::string_view sql, const Args&... args) {
         statement stmt = prepare_query(sql, 1, args...);
         if (!stmt.step()) throw error("query returned no row [sql: " + std::string(sql) + "]");
+        check_columns(stmt, 1, sql);
         return stmt.column<T>(0);
     }
 
@@ -129,7 +166,9 @@ public:
     std::size_t reset_all_statements() noexcept;
     [[nodiscard]] std::size_t busy_statement_count() const noexcept;
 
-    [[nodiscard]] statement_cache_stats statement_cache() const noexcept { return core().stats(); }
+    [[nodiscard]] statement_cache_stats statement_cache() const noexcept {
+        return core_ ? core_->stats() : statement_cache_stats{};
+    }
     [[nodiscard]] const open_options& options() const noexcept { return options_; }
     [[nodiscard]] bool read_only() const;
     // The extended result code of the first error that makes this connection unusable (CORRUPT,
@@ -144,12 +183,20 @@ private:
     template <bindable... Args>
     statement prepare_query(std::string_view sql, int columns, const Args&... args) {
         statement stmt = prepare(sql);
+        // A reused statement is checked after its first step (see statement::reused()).
+        if (!stmt.reused()) check_columns(stmt, columns, sql);
+        stmt.bind_all(args...);
+        return stmt;
+    }
+
+    template <column_type... Ts>
+    friend class query_range;
+
+    static void check_columns(const statement& stmt, int columns, std::string_view sql) {
         if (stmt.column_count() != columns)
             throw misuse_error("query reads " + std::to_string(columns) +
                                " column(s) but the statement returns " + std::to_string(stmt.column_count()) +
                                " [sql: " + std::string(sql) + "]");
-        stmt.bind_all(args...);
-        return stmt;
     }
 
     detail::connection_core& core() const {
@@ -157,6 +204,7 @@ private:
         return *core_;
     }
     void run_script(std::string_view sql);
+    void create_with_mode() const;
     void apply_defaults();
     void apply_settings();
     void pragma(std::string_view name, std::string_view value);
@@ -175,8 +223,11 @@ class query_range : public ::ranges::view_base, public std::ranges::view_base {
         bool started = false;
 
         void advance() {
+            const bool first = !started;
             started = true;
             if (stmt && stmt.step()) {
+                if (first && stmt.reused())
+                    connection::check_columns(stmt, static_cast<int>(sizeof...(Ts)), stmt.sql());
                 row = read(std::index_sequence_for<Ts...>{});
             } else {
                 row.reset();
@@ -217,8 +268,11 @@ public:
     };
 
     query_range() = default;
+    // Steps to the first row at once, so that errors (a wrong column count included) surface here.
     explicit query_range(statement stmt)
-        : cursor_(std::make_shared<cursor>(cursor{std::move(stmt), {}, false})) {}
+        : cursor_(std::make_shared<cursor>(cursor{std::move(stmt), {}, false})) {
+        cursor_->advance();
+    }
 
     iterator begin() {
         if (!cursor_) return iterator{};
@@ -263,6 +317,36 @@ int open_flags(const open_options& options) {
     }
     if (options.nofollow) flags |= SQLITE_OPEN_NOFOLLOW;
     return flags;
+}
+
+int limit_id(limit which) {
+    switch (which) {
+    case limit::length:
+        return SQLITE_LIMIT_LENGTH;
+    case limit::sql_length:
+        return SQLITE_LIMIT_SQL_LENGTH;
+    case limit::column:
+        return SQLITE_LIMIT_COLUMN;
+    case limit::expr_depth:
+        return SQLITE_LIMIT_EXPR_DEPTH;
+    case limit::compound_select:
+        return SQLITE_LIMIT_COMPOUND_SELECT;
+    case limit::vdbe_op:
+        return SQLITE_LIMIT_VDBE_OP;
+    case limit::function_arg:
+        return SQLITE_LIMIT_FUNCTION_ARG;
+    case limit::attached:
+        return SQLITE_LIMIT_ATTACHED;
+    case limit::like_pattern_length:
+        return SQLITE_LIMIT_LIKE_PATTERN_LENGTH;
+    case limit::variable_number:
+        return SQLITE_LIMIT_VARIABLE_NUMBER;
+    case limit::trigger_depth:
+        return SQLITE_LIMIT_TRIGGER_DEPTH;
+    case limit::worker_threads:
+        return SQLITE_LIMIT_WORKER_THREADS;
+    }
+    return SQLITE_LIMIT_LENGTH;
 }
 
 bool is_identifier(std::string_view text) {
@@ -329,6 +413,7 @@ connection::connection(open_options options) : options_(std::move(options)) {
         if (!is_identifier(name) || !is_pragma_value(value))
             throw misuse_error("pragma '" + name + "=" + value +
                                "' is not a plain name=value (letters, digits, '_', '-', '.')");
+    create_with_mode();
     sqlite3* db = nullptr;
     const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
     // sqlite3_open_v2 allocates a handle even when it fails; core_ owns (and closes) it from here.
@@ -342,15 +427,30 @@ connection::connection(open_options options) : options_(std::move(options)) {
     apply_defaults();
 }
 
+// Creates a missing database file with options_.file_mode, so that SQLite (which creates files
+// 0644 less the umask) opens a file only its owner can read.
+void connection::create_with_mode() const {
+    if (!options_.file_mode || options_.mode != open_mode::read_write_create ||
+        is_memory_path(options_.path) || options_.path.starts_with("file:"))
+        return;
+    const int flags = O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | (options_.nofollow ? O_NOFOLLOW : 0);
+    const int fd = ::open(options_.path.c_str(), flags, static_cast<mode_t>(*options_.file_mode));
+    if (fd >= 0) ::close(fd); // an empty file is an empty database; other errors surface in sqlite3_open_v2
+}
+
 void connection::apply_defaults() {
     sqlite3* db = core_->db();
     // Hardening from https://sqlite.org/security.html: no schema tricks, no extension loading,
     // and functions with side effects are not trusted inside the schema.
-    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr), "DBCONFIG_DEFENSIVE");
+    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, options_.defensive ? 1 : 0, nullptr),
+                 "DBCONFIG_DEFENSIVE");
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr),
                  "DBCONFIG_ENABLE_LOAD_EXTENSION");
-    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr),
-                 "DBCONFIG_TRUSTED_SCHEMA");
+    core_->check(
+        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, options_.trusted_schema ? 1 : 0, nullptr),
+        "DBCONFIG_TRUSTED_SCHEMA");
+    for (const auto& [which, value] : options_.limits) sqlite3_limit(db, limit_id(which), value);
+    core_->user_authorizer = options_.authorizer;
     core_->check(sqlite3_set_authorizer(db, &detail::connection_core::authorize, core_.get()),
                  "set_authorizer");
     core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");

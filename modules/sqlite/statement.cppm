@@ -125,6 +125,9 @@ public:
     [[nodiscard]] std::string_view sql() const;
     [[nodiscard]] bool busy() const;
     [[nodiscard]] bool cached() const noexcept { return entry_ != nullptr; }
+    // True when it came from the cache already prepared. Until its first step() after a schema
+    // change, such a statement still reports the old result columns (SQLite re-prepares it lazily).
+    [[nodiscard]] bool reused() const noexcept { return reused_; }
     [[nodiscard]] explicit operator bool() const noexcept { return stmt_ != nullptr; }
     [[nodiscard]] sqlite3_stmt* native_handle() const noexcept { return stmt_; }
 
@@ -132,6 +135,7 @@ public:
         std::swap(core_, other.core_);
         std::swap(stmt_, other.stmt_);
         std::swap(entry_, other.entry_);
+        std::swap(reused_, other.reused_);
     }
 
 private:
@@ -146,6 +150,7 @@ private:
     detail::connection_core* core_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
     detail::cache_entry* entry_ = nullptr;
+    bool reused_ = false;
 };
 
 } // namespace sqlpool
@@ -179,12 +184,25 @@ public:
 
     // SQLite's authorizer (https://sqlite.org/c3ref/set_authorizer.html) sees every PRAGMA at
     // prepare time; one with an argument may change a setting the pool must restore.
-    static int authorize(void* self, int action, const char* name, const char* argument, const char*,
-                         const char*) noexcept {
+    static int authorize(void* self, int action, const char* name, const char* argument, const char* database,
+                         const char* trigger) noexcept {
+        auto* core = static_cast<connection_core*>(self);
         if (action == SQLITE_PRAGMA && argument != nullptr && !is_query_pragma(name))
-            ++static_cast<connection_core*>(self)->settings_writes_;
-        return SQLITE_OK;
+            ++core->settings_writes_;
+        if (!core->user_authorizer) return SQLITE_OK;
+        try {
+            const auto text = [](const char* p) {
+                return p != nullptr ? std::string_view(p) : std::string_view();
+            };
+            return core->user_authorizer(action, text(name), text(argument), text(database), text(trigger));
+        } catch (...) {
+            return SQLITE_DENY; // an authorizer that fails denies
+        }
     }
+
+    // The user's authorizer (open_options::authorizer), consulted after sqlpool's own bookkeeping.
+    std::function<int(int, std::string_view, std::string_view, std::string_view, std::string_view)>
+        user_authorizer;
     void mark_broken(int code) noexcept {
         if (broken_code_ == 0) broken_code_ = code;
     }
@@ -198,7 +216,9 @@ public:
             ++stats_.hits;
             lru_.splice(lru_.begin(), lru_, found->second);
             found->second->checked_out = true;
-            return statement(this, found->second->stmt, &*found->second);
+            statement reused(this, found->second->stmt, &*found->second);
+            reused.reused_ = true;
+            return reused;
         }
         ++stats_.misses;
         sqlite3_stmt* stmt = nullptr;

@@ -153,7 +153,9 @@ int bind_value(sqlite3_stmt* stmt, int index, const T& value) {
         return sqlite3_bind_double(stmt, index, static_cast<double>(value));
     } else if constexpr (std::convertible_to<const T&, std::string_view>) {
         const std::string_view text = value;
-        return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        // An empty view may have a null data(), which SQLite would bind as NULL, not as ''.
+        return sqlite3_bind_text64(stmt, index, text.data() != nullptr ? text.data() : "", text.size(),
+                                   SQLITE_TRANSIENT, SQLITE_UTF8);
     } else if constexpr (std::convertible_to<const T&, std::span<const std::byte>>) {
         const std::span<const std::byte> blob = value;
         // A zero-length blob needs a non-null pointer, or SQLite binds NULL instead.
