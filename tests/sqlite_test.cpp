@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1178,6 +1179,70 @@ BOOST_AUTO_TEST_CASE(interrupt_stops_a_running_statement) {
     }
     BOOST_TEST(conn.broken_code() == 0);
     BOOST_TEST(conn.query_value<std::int64_t>("SELECT 1") == 1); // the interrupt is over
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(hardening)
+
+BOOST_AUTO_TEST_CASE(new_files_are_private_unless_configured) {
+    temp_dir dir;
+    const auto mode_of = [](const std::string& path) {
+        struct stat st{};
+        BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+        return st.st_mode & 0777u;
+    };
+    {
+        sqlpool::connection conn{dir.file("private.db")};
+    }
+    BOOST_TEST(mode_of(dir.file("private.db")) == 0600u);
+    {
+        sqlpool::connection conn{sqlpool::open_options{.path = dir.file("shared.db"), .file_mode = 0640}};
+    }
+    BOOST_TEST(mode_of(dir.file("shared.db")) == 0640u);
+}
+
+BOOST_AUTO_TEST_CASE(defensive_and_trusted_schema_can_be_switched) {
+    temp_dir dir;
+    sqlpool::connection relaxed{
+        sqlpool::open_options{.path = dir.file("r.db"), .defensive = false, .trusted_schema = true}};
+    int defensive = -1;
+    BOOST_TEST(sqlite3_db_config(relaxed.native_handle(), SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive) ==
+               SQLITE_OK);
+    BOOST_TEST(defensive == 0);
+    BOOST_TEST(relaxed.query_value<std::int64_t>("PRAGMA trusted_schema") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(limits_are_applied) {
+    temp_dir dir;
+    sqlpool::connection limited{sqlpool::open_options{
+        .path = dir.file("l.db"), .limits = {{sqlpool::limit::length, 1000}, {sqlpool::limit::attached, 0}}}};
+    BOOST_TEST(sqlite3_limit(limited.native_handle(), SQLITE_LIMIT_LENGTH, -1) == 1000);
+    BOOST_CHECK_THROW((void)limited.query_value<std::vector<std::byte>>("SELECT randomblob(2000)"),
+                      sqlpool::sqlite_error);
+    BOOST_CHECK_THROW(limited.exec("ATTACH ':memory:' AS other"), sqlpool::sqlite_error);
+}
+
+BOOST_AUTO_TEST_CASE(authorizer_is_consulted_and_a_throwing_one_denies) {
+    temp_dir dir;
+    int seen = 0;
+    sqlpool::connection guarded{
+        sqlpool::open_options{.path = dir.file("a.db"),
+                              .authorizer = [&seen](int action, std::string_view first, std::string_view,
+                                                    std::string_view, std::string_view) {
+                                  ++seen;
+                                  if (action == SQLITE_DELETE) return sqlpool::authorizer_result::deny;
+                                  if (first == "boom") throw std::runtime_error("authorizer failed");
+                                  return sqlpool::authorizer_result::ok;
+                              }}};
+    guarded.exec("CREATE TABLE t(v); INSERT INTO t VALUES(1);");
+    BOOST_TEST(seen > 0);
+    BOOST_CHECK_THROW(guarded.exec("DELETE FROM t"), sqlpool::sqlite_error);
+    BOOST_CHECK_THROW(guarded.exec("CREATE TABLE boom(v)"), sqlpool::sqlite_error);
+    BOOST_TEST(guarded.query_value<std::int64_t>("SELECT count(*) FROM t") == 1);
+    // sqlpool's own bookkeeping still runs alongside the user's authorizer.
+    guarded.exec("PRAGMA cache_size = 10");
+    BOOST_TEST(guarded.settings_changed());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
