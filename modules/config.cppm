@@ -5,6 +5,7 @@ module;
 export module sqlpool:config;
 import :errors;
 import :sqlite;
+import :events;
 
 namespace sqlpool::detail {
 
@@ -67,6 +68,10 @@ struct pool_config {
 
     // Runs on every new connection after sqlpool's defaults, before it is first handed out.
     std::function<void(connection&)> on_connect;
+
+    // Told of connects, acquires, releases, retirements, failed health checks, timeouts, busy
+    // retries and the close (see pool_listener). Not set: no cost but a null check per event.
+    std::shared_ptr<pool_listener> listener;
 
     // Every violation, each a sentence naming the field and its value; empty when valid.
     [[nodiscard]] std::vector<std::string> validate() const {

@@ -7,6 +7,7 @@ import :sqlite;
 import :config;
 import :connection_info;
 import :stats;
+import :events;
 import :lease;
 import :locking;
 import :health;
@@ -94,8 +95,17 @@ class basic_pool_core final : public detail::lease_owner {
         slot_ptr handed;       // a connection handed over by a releasing thread
         bool may_open = false; // or the right to open one (its capacity is reserved)
         bool closed = false;   // or the news that the pool closed
-        bool done = false;
+        bool done = false;     // with none of the above: a connection went idle, try again
     };
+
+    // Strict handoff (every released connection goes to the longest waiter) or barging (it goes
+    // back to the idle stack and the longest waiter is woken; a running thread may take it first).
+    static constexpr bool strict_fifo = [] {
+        if constexpr (requires { Locking::strict_fifo; })
+            return static_cast<bool>(Locking::strict_fifo);
+        else
+            return false;
+    }();
 
 public:
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
@@ -123,11 +133,12 @@ public:
         lock_type lock(mutex_);
         steady::time_point started{};
         bool waited = false;
+        bool retrying = false; // woken to take an idle connection that someone else took first
         while (true) {
             if (closed_) throw pool_closed_error("pool for '" + config_.database + "' is closed");
             slot_ptr chosen;
             bool open_new = false;
-            if (!idle_.empty() && queue_empty()) {
+            if (!idle_.empty() && (!strict_fifo || queue_empty())) {
                 chosen = std::move(idle_.back());
                 idle_.pop_back();
                 ++in_use_;
@@ -145,7 +156,10 @@ public:
                     waited = true;
                 }
                 waiter self;
-                enqueue(self);
+                if (retrying)
+                    enqueue_front(self); // keeps its place in line
+                else
+                    enqueue(self);
                 const auto deadline = detail::deadline_after(started, timeout);
                 while (!self.done)
                     if (self.wakeup.wait_until(lock, deadline) == std::cv_status::timeout && !self.done)
@@ -156,17 +170,25 @@ public:
                     return timed_out(lock, steady::now() - started, throw_on_timeout, "");
                 }
                 if (self.closed) throw pool_closed_error("pool for '" + config_.database + "' is closed");
-                if (self.handed)
+                if (self.handed) {
                     chosen = std::move(self.handed);
-                else
+                } else if (self.may_open) {
                     open_new = true;
+                } else {
+                    retrying = true;
+                    continue;
+                }
             }
             if (!open_new) ++acquired_; // a new connection counts once it opened
-            waits_.record(waited ? steady::now() - started : std::chrono::nanoseconds::zero());
+            const auto wait = waited ? steady::now() - started : std::chrono::nanoseconds::zero();
+            waits_.record(wait);
             lock.unlock();
-            if (open_new) return detail::make_lease(this, open_reserved(true));
-            if (checkout_healthy(*chosen)) return detail::make_lease(this, std::move(chosen));
+            if (open_new) return hand_out(open_reserved(true), wait);
+            if (checkout_healthy(*chosen)) return hand_out(std::move(chosen), wait);
             // Unhealthy: close it and open a replacement with the same reserved capacity.
+            notify(
+                [&](pool_listener& l) { l.on_health_check_failed(chosen->info, check_point::on_checkout); });
+            retire_event(chosen->info, retire_reason::unhealthy);
             chosen.reset();
             {
                 lock_type relock(mutex_);
@@ -174,11 +196,12 @@ public:
                 ++failed_health_checks_;
                 --acquired_; // counted again when the replacement opens
             }
-            return detail::make_lease(this, open_reserved(true));
+            return hand_out(open_reserved(true), wait);
         }
     }
 
     void give_back(slot_ptr leased) noexcept override {
+        notify([&](pool_listener& l) { l.on_release(leased->info); });
         retire_reason reason = retire_reason::none;
         bool reset = false;
         try {
@@ -186,14 +209,18 @@ public:
         } catch (...) {
             reason = retire_reason::broken;
         }
+        if (reason == retire_reason::unhealthy)
+            notify([&](pool_listener& l) { l.on_health_check_failed(leased->info, check_point::on_return); });
         lock_type lock(mutex_);
         if (reset) ++resets_;
         if (reason == retire_reason::unhealthy) ++failed_health_checks_;
         if (reason == retire_reason::none && !closed_) {
             put_back(lock, std::move(leased));
         } else {
-            closed_counts_.add(closed_ ? retire_reason::shutdown : reason);
+            if (closed_) reason = retire_reason::shutdown;
+            closed_counts_.add(reason);
             lock.unlock();
+            retire_event(leased->info, reason);
             leased.reset(); // closes the connection, outside the lock
             lock.lock();
             free_capacity(lock);
@@ -232,11 +259,19 @@ public:
         std::vector<slot_ptr> failed;
         for (auto& s : checking) {
             s->info.last_checked_at = now;
-            if (run_check(*s, check_point::periodic) == health_status::unhealthy)
+            if (run_check(*s, check_point::periodic) == health_status::unhealthy) {
+                notify([&](pool_listener& l) { l.on_health_check_failed(s->info, check_point::periodic); });
                 failed.push_back(std::move(s));
+            }
         }
-        for (auto& [s, reason] : retiring) s.reset();
-        for (auto& s : failed) s.reset();
+        for (auto& [s, reason] : retiring) {
+            retire_event(s->info, reason);
+            s.reset();
+        }
+        for (auto& s : failed) {
+            retire_event(s->info, retire_reason::unhealthy);
+            s.reset();
+        }
 
         lock.lock();
         for (auto& [s, reason] : retiring) {
@@ -265,6 +300,7 @@ public:
     bool close(std::chrono::nanoseconds timeout) {
         std::vector<slot_ptr> closing;
         lock_type lock(mutex_);
+        const bool first_close = !closed_;
         if (!closed_) {
             closed_ = true;
             while (waiter* w = queue_head_) {
@@ -278,6 +314,8 @@ public:
         closed_counts_.add(retire_reason::shutdown, closing.size());
         total_ -= closing.size();
         lock.unlock();
+        if (first_close) notify([](pool_listener& l) { l.on_close(); });
+        for (auto& s : closing) retire_event(s->info, retire_reason::shutdown);
         closing.clear();
         keeper_.reset();
         lock.lock();
@@ -307,12 +345,25 @@ public:
     }
 
     const pool_config& config() const noexcept { return config_; }
+    detail::listener_sink listener_sink() noexcept { return {config_.listener.get(), &listener_errors_}; }
     Health& health() noexcept { return health_; }
     Recycling& recycling() noexcept { return recycling_; }
     Clock& clock() noexcept { return clock_; }
 
 private:
     bool queue_empty() const noexcept { return queue_head_ == nullptr; }
+
+    template <class Event>
+    void notify(Event&& event) noexcept {
+        detail::notify(config_.listener.get(), listener_errors_, std::forward<Event>(event));
+    }
+    void retire_event(const connection_info& info, retire_reason reason) noexcept {
+        notify([&](pool_listener& l) { l.on_retire(info, reason); });
+    }
+    lease hand_out(slot_ptr s, std::chrono::nanoseconds wait) noexcept {
+        notify([&](pool_listener& l) { l.on_acquire(s->info, wait); });
+        return detail::make_lease(this, std::move(s));
+    }
 
     void enqueue(waiter& w) noexcept {
         w.prev = queue_tail_;
@@ -321,6 +372,16 @@ private:
         else
             queue_head_ = &w;
         queue_tail_ = &w;
+        ++waiting_;
+    }
+
+    void enqueue_front(waiter& w) noexcept {
+        w.next = queue_head_;
+        if (queue_head_ != nullptr)
+            queue_head_->prev = &w;
+        else
+            queue_tail_ = &w;
+        queue_head_ = &w;
         ++waiting_;
     }
 
@@ -337,17 +398,27 @@ private:
         --waiting_;
     }
 
-    // A healthy connection comes back: to the first waiter, else to the idle stack.
+    // A healthy connection comes back. Strict FIFO: straight to the first waiter. Otherwise to the
+    // idle stack, waking the first waiter to take it: a thread already running may take it first,
+    // which saves a context switch per release under contention (the woken waiter then queues
+    // again at the head, so waiters still go in arrival order among themselves).
     void put_back(lock_type&, slot_ptr s) noexcept {
-        if (waiter* w = queue_head_) {
-            dequeue(*w);
-            w->handed = std::move(s);
-            w->done = true;
-            w->wakeup.notify_one(); // under the lock: the waiter cannot leave before we are done
-            return;
+        if constexpr (strict_fifo) {
+            if (waiter* w = queue_head_) {
+                dequeue(*w);
+                w->handed = std::move(s);
+                w->done = true;
+                w->wakeup.notify_one(); // under the lock: the waiter cannot leave before we are done
+                return;
+            }
         }
         idle_.push_back(std::move(s));
         --in_use_;
+        if (waiter* w = queue_head_) {
+            dequeue(*w);
+            w->done = true;
+            w->wakeup.notify_one();
+        }
         if (closed_ && in_use_ == 0) drained_.notify_all();
     }
 
@@ -371,6 +442,7 @@ private:
         closed_counts_.add(reason, slots.size());
         const std::size_t count = slots.size();
         lock.unlock();
+        for (auto& s : slots) retire_event(s->info, reason);
         slots.clear();
         lock.lock();
         for (std::size_t i = 0; i < count; ++i) free_capacity(lock);
@@ -384,9 +456,10 @@ private:
 
     std::optional<lease> timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout,
                                    std::string_view detail_text) {
-        if (!throw_on_timeout) return std::nullopt;
         const pool_stats snapshot = stats_locked();
         lock.unlock();
+        notify([&](pool_listener& l) { l.on_timeout(waited); });
+        if (!throw_on_timeout) return std::nullopt;
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
         throw timeout_error("no connection to '" + config_.database + "' within " + std::to_string(ms) +
                                 "ms: " + std::to_string(snapshot.in_use) + " in use, " +
@@ -422,10 +495,13 @@ private:
         }
         s->conn.set_default_isolation(Isolation::default_level);
         if (config_.on_connect) config_.on_connect(s->conn);
-        lock_type lock(mutex_);
-        s->info.id = ++created_;
-        if (leased) ++acquired_;
-        s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+        {
+            lock_type lock(mutex_);
+            s->info.id = ++created_;
+            if (leased) ++acquired_;
+            s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+        }
+        notify([&](pool_listener& l) { l.on_connect(s->info); });
         return s;
     }
 
@@ -436,6 +512,7 @@ private:
                 const auto now = clock_.now();
                 if (now - s.info.last_used_at < Health::checkout_bypass) return true;
             }
+            s.info.last_checked_at = clock_.now();
             return run_check(s, check_point::on_checkout) != health_status::unhealthy;
         }
         return true;
@@ -497,12 +574,12 @@ private:
         }
         lock.lock();
         for (std::size_t i = 0; i < failures; ++i) free_capacity(lock);
+        open_failures_ += failures;
         if (closed_) { // close() ran while these were opening
             close_slots(lock, std::move(opened), retire_reason::shutdown);
             return;
         }
         for (auto& s : opened) put_back(lock, std::move(s));
-        open_failures_ += failures;
         if (failures != 0) {
             open_backoff_ = std::min<std::chrono::milliseconds>(
                 std::max(open_backoff_ * 2, std::chrono::milliseconds(100)),
@@ -527,6 +604,7 @@ private:
         s.closed = closed_counts_;
         s.resets = resets_;
         s.failed_health_checks = failed_health_checks_;
+        s.listener_errors = listener_errors_.load(std::memory_order_relaxed);
         s.wait_p50 = waits_.quantile(0.50);
         s.wait_p99 = waits_.quantile(0.99);
         s.wait_max = waits_.max();
@@ -561,6 +639,7 @@ private:
     std::uint64_t open_failures_ = 0;
     std::uint64_t resets_ = 0;
     std::uint64_t failed_health_checks_ = 0;
+    std::atomic<std::uint64_t> listener_errors_{0}; // also counted outside the lock
     retired_counts closed_counts_;
     detail::wait_histogram waits_;
 };
@@ -647,17 +726,17 @@ public:
     // the database idempotent. With isolation::read_write_split, fn gets the one writer connection.
     template <std::invocable<connection&> F>
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        core_type* target = writer_ != nullptr ? writer_ : core_;
-        return detail::run_transaction(
-            [&] { return *target->acquire(target->config().acquire_timeout, true); }, Isolation::write_level,
-            core_->config().transaction_timeout, tx_counts_, fn);
+        return detail::run_transaction([&] { return acquire_writer(); }, core_->listener_sink(),
+                                       Isolation::write_level, core_->config().transaction_timeout,
+                                       tx_counts_, fn);
     }
 
     // Like write(), in a DEFERRED transaction on a reader connection: a consistent snapshot.
     template <std::invocable<connection&> F>
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(); }, isolation_level::deferred,
-                                       core_->config().transaction_timeout, tx_counts_, fn);
+        return detail::run_transaction([&] { return acquire(); }, core_->listener_sink(),
+                                       isolation_level::deferred, core_->config().transaction_timeout,
+                                       tx_counts_, fn);
     }
 
     // Every count of the pool; with read_write_split, readers and the writer added together.
@@ -747,6 +826,7 @@ private:
         into.closed.shutdown += more.closed.shutdown;
         into.resets += more.resets;
         into.failed_health_checks += more.failed_health_checks;
+        into.listener_errors += more.listener_errors;
         into.wait_p50 = std::max(into.wait_p50, more.wait_p50);
         into.wait_p99 = std::max(into.wait_p99, more.wait_p99);
         into.wait_max = std::max(into.wait_max, more.wait_max);

@@ -2,9 +2,11 @@
 export module sqlpool;
 export import :errors;
 export import :sqlite;
+export import :events;
 export import :config;
 export import :connection_info;
 export import :stats;
+export import :metrics;
 export import :lease;
 export import :locking;
 export import :health;

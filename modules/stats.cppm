@@ -65,6 +65,7 @@ struct pool_stats {
     retired_counts closed;    // connections closed, by reason
     std::uint64_t resets = 0; // returns that needed a rollback or a statement reset
     std::uint64_t failed_health_checks = 0;
+    std::uint64_t listener_errors = 0; // exceptions a pool_listener threw (and the pool swallowed)
     transaction_counts transactions;
     std::chrono::nanoseconds wait_p50{};
     std::chrono::nanoseconds wait_p99{};

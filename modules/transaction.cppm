@@ -5,6 +5,7 @@ module;
 export module sqlpool:transaction;
 import :errors;
 import :sqlite;
+import :events;
 
 namespace sqlpool::detail {
 
@@ -198,9 +199,16 @@ struct transaction_counters {
 // busy_error it rolls back, waits a jittered, growing pause and runs fn again, until `timeout`
 // has passed; then the busy_error reaches the caller, saying how often and how long it tried.
 // Any other exception rolls back and propagates unchanged. fn may therefore run more than once.
+// Where the runner reports busy retries: the pool's listener, if any, and its error count.
+struct listener_sink {
+    pool_listener* listener = nullptr;
+    std::atomic<std::uint64_t>* errors = nullptr;
+};
+
 template <class Acquire, class F>
-auto run_transaction(Acquire&& acquire, isolation_level level, std::chrono::milliseconds timeout,
-                     transaction_counters& counts, F& fn) -> std::invoke_result_t<F&, connection&> {
+auto run_transaction(Acquire&& acquire, listener_sink sink, isolation_level level,
+                     std::chrono::milliseconds timeout, transaction_counters& counts, F& fn)
+    -> std::invoke_result_t<F&, connection&> {
     using result_type = std::invoke_result_t<F&, connection&>;
     using steady = std::chrono::steady_clock;
     const auto started = steady::now();
@@ -241,6 +249,9 @@ auto run_transaction(Acquire&& acquire, isolation_level level, std::chrono::mill
                                  busy.sql());
             }
             counts.retried.fetch_add(1, std::memory_order_relaxed);
+            if (sink.listener != nullptr)
+                notify(sink.listener, *sink.errors,
+                       [&](pool_listener& l) { l.on_busy_retry(attempt, busy); });
             std::uniform_int_distribution<std::int64_t> spread(pause.count() / 2, pause.count());
             std::this_thread::sleep_for(std::chrono::microseconds(spread(jitter)));
             pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(50));

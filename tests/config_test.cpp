@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <string>
@@ -17,7 +18,9 @@ using namespace std::chrono_literals;
 namespace {
 
 // A configuration with no problem at all, the base each case breaks in one way.
-sqlpool::pool_config valid() { return sqlpool::pool_config{.database = "test.db"}; }
+sqlpool::pool_config valid() {
+    return sqlpool::pool_config{.database = "test.db"};
+}
 
 // validate() reports exactly one problem, and it is `expected`.
 void expect_single_problem(const sqlpool::pool_config& config, const std::string& expected) {
@@ -33,7 +36,9 @@ void expect_single_problem(const sqlpool::pool_config& config, const std::string
     }
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 } // namespace
 
@@ -298,6 +303,96 @@ BOOST_AUTO_TEST_CASE(defaults_match_open_options_defaults) {
 BOOST_AUTO_TEST_CASE(memory_path_is_passed_as_given) {
     // The pool, not the config, turns ":memory:" into a shared in-memory database.
     BOOST_TEST(sqlpool::pool_config{.database = ":memory:"}.connection_options().path == ":memory:");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(parsing)
+
+BOOST_AUTO_TEST_CASE(every_key_parses) {
+    const auto c = sqlpool::pool_config::parse(
+        "database=\"my app.db\" mode=read_write busy_timeout=250ms nofollow=true journal=truncate "
+        "synchronous=full "
+        "foreign_keys=off statement_cache_size=16 min_connections=2 max_connections=6 acquire_timeout=3s "
+        "connection_max_age=30m max_age_jitter=0.25 idle_timeout=2h health_check_interval=45s max_uses=1000 "
+        "transaction_timeout=20s close_timeout=1s background_maintenance=false maintenance_interval=500ms "
+        "pragma.cache_size=-2000");
+    BOOST_TEST(c.database == "my app.db");
+    BOOST_TEST((c.mode == sqlpool::open_mode::read_write));
+    BOOST_TEST((c.busy_timeout == 250ms));
+    BOOST_TEST(c.nofollow);
+    BOOST_TEST((c.journal == sqlpool::journal_mode::truncate));
+    BOOST_TEST((c.synchronous == sqlpool::synchronous_mode::full));
+    BOOST_TEST(!c.foreign_keys);
+    BOOST_TEST(c.statement_cache_size == 16u);
+    BOOST_TEST(c.min_connections == 2u);
+    BOOST_TEST(c.max_connections == 6u);
+    BOOST_TEST((c.acquire_timeout == 3s));
+    BOOST_TEST((c.connection_max_age == 30min));
+    BOOST_TEST(c.max_age_jitter == 0.25);
+    BOOST_TEST((c.idle_timeout == 2h));
+    BOOST_TEST((c.health_check_interval == 45s));
+    BOOST_TEST(c.max_uses == 1000u);
+    BOOST_TEST((c.transaction_timeout == 20s));
+    BOOST_TEST((c.close_timeout == 1s));
+    BOOST_TEST(!c.background_maintenance);
+    BOOST_TEST((c.maintenance_interval == 500ms));
+    BOOST_REQUIRE(c.pragmas.size() == 1u);
+    BOOST_TEST(c.pragmas[0].first == "cache_size");
+    // to_string() round-trips.
+    const auto again = sqlpool::pool_config::parse(c.to_string());
+    BOOST_TEST(again.to_string() == c.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(every_problem_is_reported_with_the_valid_keys) {
+    try {
+        (void)sqlpool::pool_config::parse("database=a.db max_conections=8 min_connections=two idle_timeout=5 "
+                                          "acquire_timeout=3days journal=fast loose");
+        BOOST_FAIL("no config_error");
+    } catch (const sqlpool::config_error& e) {
+        const std::string what = e.what();
+        BOOST_TEST(what.find("unknown key 'max_conections'") != std::string::npos);
+        BOOST_TEST(what.find("min_connections: 'two' is not a whole number") != std::string::npos);
+        BOOST_TEST(what.find("idle_timeout: '5' needs a unit") != std::string::npos);
+        BOOST_TEST(what.find("acquire_timeout: unknown unit 'days'") != std::string::npos);
+        BOOST_TEST(what.find("journal: unknown value 'fast'") != std::string::npos);
+        BOOST_TEST(what.find("'loose' has no value") != std::string::npos);
+        BOOST_TEST(what.find("valid keys: database, mode,") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(parsed_config_is_validated) {
+    BOOST_CHECK_THROW((void)sqlpool::pool_config::parse("database=a.db max_connections=0"),
+                      sqlpool::config_error);
+    BOOST_CHECK_THROW((void)sqlpool::pool_config::parse("database=\"unclosed"), sqlpool::config_error);
+    BOOST_CHECK_THROW((void)sqlpool::pool_config::parse(""), sqlpool::config_error); // no database
+}
+
+BOOST_AUTO_TEST_CASE(environment_variables_override_the_base) {
+    ::setenv("SQLPOOLTEST_DATABASE", "env.db", 1);
+    ::setenv("SQLPOOLTEST_MAX_CONNECTIONS", "12", 1);
+    ::setenv("SQLPOOLTEST_IDLE_TIMEOUT", "90s", 1);
+    ::setenv("SQLPOOLTEST_PRAGMA_CACHE_SIZE", "-500", 1);
+    const auto c = sqlpool::pool_config::from_env("SQLPOOLTEST_");
+    BOOST_TEST(c.database == "env.db");
+    BOOST_TEST(c.max_connections == 12u);
+    BOOST_TEST((c.idle_timeout == 90s));
+    BOOST_REQUIRE(c.pragmas.size() == 1u);
+    BOOST_TEST(c.pragmas[0].first == "cache_size");
+    ::setenv("SQLPOOLTEST_MAX_CONNECTION", "3", 1);
+    const auto what = [&] {
+        try {
+            (void)sqlpool::pool_config::from_env("SQLPOOLTEST_");
+        } catch (const sqlpool::config_error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    }();
+    BOOST_TEST(what.find("SQLPOOLTEST_MAX_CONNECTION: unknown key 'max_connection'") != std::string::npos);
+    for (const char* name :
+         {"SQLPOOLTEST_DATABASE", "SQLPOOLTEST_MAX_CONNECTIONS", "SQLPOOLTEST_IDLE_TIMEOUT",
+          "SQLPOOLTEST_PRAGMA_CACHE_SIZE", "SQLPOOLTEST_MAX_CONNECTION"})
+        ::unsetenv(name);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

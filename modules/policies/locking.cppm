@@ -6,8 +6,9 @@ export module sqlpool:locking;
 export namespace sqlpool {
 
 // A locking policy names a mutex type, a condition type that waits on it, and whether the pool
-// is shared between threads at all (`concurrent`). A non-concurrent pool never waits: acquire on
-// an exhausted pool throws at once, and no background maintenance thread is started.
+// is shared between threads at all (`concurrent`). Optionally `strict_fifo = true`: released
+// connections go straight to the longest waiter instead of back to the idle stack. A non-concurrent pool
+// never waits: acquire on an exhausted pool throws at once, and no background maintenance thread is started.
 template <class P>
 concept locking_policy =
     requires {
@@ -35,6 +36,16 @@ struct std_mutex {
     using mutex_type = std::mutex;
     using condition_type = std::condition_variable;
     static constexpr bool concurrent = true;
+};
+
+// std_mutex with strict first-come, first-served handoff: a released connection always goes to
+// the longest waiter, never to a thread that arrives later. Fair, but under contention every
+// release costs a context switch (see docs/benchmarks.md).
+struct fifo {
+    using mutex_type = std::mutex;
+    using condition_type = std::condition_variable;
+    static constexpr bool concurrent = true;
+    static constexpr bool strict_fifo = true;
 };
 
 // A test-and-test-and-set lock that spins with a CPU pause, then yields, then parks on the atomic

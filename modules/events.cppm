@@ -1,0 +1,49 @@
+// pool_listener: what a pool tells an observer about its life. Plug one in through
+// pool_config::listener; without one, each event costs a null-pointer check.
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:events;
+import :errors;
+import :connection_info;
+
+export namespace sqlpool {
+
+// Override the events you need; every default does nothing. Events arrive on the thread that
+// caused them (acquirers, releasers, the maintenance thread), outside the pool's lock, so they
+// may run concurrently: make your listener thread-safe. An exception from a listener is caught
+// and counted in pool_stats::listener_errors; the pool carries on as if the call had returned.
+class pool_listener {
+public:
+    virtual ~pool_listener() = default;
+
+    virtual void on_connect(const connection_info&) {}
+    virtual void on_acquire(const connection_info&, std::chrono::nanoseconds /*waited*/) {}
+    virtual void on_release(const connection_info&) {}
+    virtual void on_retire(const connection_info&, retire_reason) {}
+    virtual void on_health_check_failed(const connection_info&, check_point) {}
+    virtual void on_timeout(std::chrono::nanoseconds /*waited*/) {}
+    virtual void on_busy_retry(std::uint64_t /*attempt*/, const busy_error&) {}
+    virtual void on_close() {}
+
+protected:
+    pool_listener() = default;
+    pool_listener(const pool_listener&) = default;
+    pool_listener& operator=(const pool_listener&) = default;
+};
+
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+// Delivers one event to an optional listener, swallowing (and counting) what it throws.
+template <class Event>
+void notify(pool_listener* listener, std::atomic<std::uint64_t>& errors, Event&& event) noexcept {
+    if (listener == nullptr) return;
+    try {
+        std::forward<Event>(event)(*listener);
+    } catch (...) {
+        errors.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+} // namespace sqlpool::detail

@@ -1,0 +1,74 @@
+#define BOOST_TEST_MODULE metrics
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+
+import sqlpool;
+
+using namespace std::chrono_literals;
+
+namespace {
+
+sqlpool::pool_stats sample() {
+    sqlpool::pool_stats s;
+    s.total = 4;
+    s.idle = 3;
+    s.in_use = 1;
+    s.max_connections = 8;
+    s.acquired = 1234;
+    s.timeouts = 2;
+    s.closed.aged = 5;
+    s.closed.shutdown = 1;
+    s.transactions.committed = 99;
+    s.transactions.busy_surfaced = 1;
+    s.wait_p50 = 1500ns;
+    s.wait_p99 = 2ms;
+    return s;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(prometheus_text_format) {
+    const auto text = sqlpool::to_prometheus(sample(), "app\"db");
+    BOOST_TEST(contains(text, "# TYPE sqlpool_connections gauge\n"));
+    BOOST_TEST(contains(text, "sqlpool_connections{pool=\"app\\\"db\"} 4\n"));
+    BOOST_TEST(contains(text, "# TYPE sqlpool_acquired_total counter\n"));
+    BOOST_TEST(contains(text, "sqlpool_acquired_total{pool=\"app\\\"db\"} 1234\n"));
+    BOOST_TEST(contains(text, "sqlpool_connections_closed_total{pool=\"app\\\"db\",reason=\"aged\"} 5\n"));
+    BOOST_TEST(contains(text, "sqlpool_transactions_total{pool=\"app\\\"db\",outcome=\"committed\"} 99\n"));
+    BOOST_TEST(contains(text, "sqlpool_acquire_wait_seconds{pool=\"app\\\"db\",quantile=\"0.99\"} 0.002\n"));
+    // One HELP/TYPE pair per metric family, not per series.
+    std::size_t types = 0;
+    for (std::size_t at = 0;
+         (at = text.find("# TYPE sqlpool_connections_closed_total", at)) != std::string::npos; ++at)
+        ++types;
+    BOOST_TEST(types == 1u);
+    BOOST_TEST(text.back() == '\n');
+}
+
+BOOST_AUTO_TEST_CASE(json_object) {
+    const auto json = sqlpool::to_json(sample(), "main");
+    BOOST_TEST(json.front() == '{');
+    BOOST_TEST(json.back() == '}');
+    BOOST_TEST(contains(json, "\"pool\":\"main\""));
+    BOOST_TEST(contains(json, "\"total\":4"));
+    BOOST_TEST(contains(json, "\"closed\":{\"aged\":5,"));
+    BOOST_TEST(contains(json, "\"busy_surfaced\":1"));
+    BOOST_TEST(contains(json, "\"wait_ns\":{\"p50\":1500,\"p99\":2000000,"));
+    BOOST_TEST(contains(sqlpool::to_json(sample(), "a\"b\n"), "\"pool\":\"a\\\"b\\n\""));
+}
+
+BOOST_AUTO_TEST_CASE(live_pool_stats_render) {
+    sqlpool::pool pool{sqlpool::pool_config{.database = ":memory:", .background_maintenance = false}};
+    {
+        auto conn = pool.acquire();
+    }
+    BOOST_TEST(
+        contains(sqlpool::to_prometheus(pool.stats()), "sqlpool_acquired_total{pool=\"default\"} 1\n"));
+    BOOST_TEST(contains(sqlpool::to_json(pool.stats()), "\"acquired\":1,"));
+}
