@@ -48,6 +48,16 @@ std::string format_ns(std::chrono::nanoseconds ns) {
     return text;
 }
 
+std::string json_escape(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+    }
+    return out;
+}
+
 std::string default_database() {
     return (std::filesystem::temp_directory_path() / ("sqlpool-load-" + std::to_string(::getpid()) + ".db"))
         .string();
@@ -141,7 +151,7 @@ int run(const load::options& o, const sqlpool::pool_config& config) {
     for (unsigned i = 0; i < o.threads; ++i)
         workers.emplace_back([&, i] { work(pool, o, t, stop, 0x5eed + i); });
 
-    const bool live = o.progress && ::isatty(STDOUT_FILENO) == 1;
+    const bool live = o.progress && !o.json && ::isatty(STDOUT_FILENO) == 1;
     const auto deadline = started + o.duration;
     while (true) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -163,25 +173,33 @@ int run(const load::options& o, const sqlpool::pool_config& config) {
 
     const auto stats = pool.stats();
     const std::uint64_t total = t.reads + t.writes;
-    std::cout << "operations     " << total << " in " << secs
-              << " s = " << static_cast<std::uint64_t>(static_cast<double>(total) / secs) << " ops/s  (reads "
-              << t.reads << ", writes " << t.writes << ")\n"
-              << "errors         busy " << t.busy << "  timeouts " << t.timeouts << "  other " << t.other
-              << '\n';
-    print_stats(stats);
-
-    int status = 0;
     auto check = pool.acquire();
     const auto sum =
         check->template query_value<std::int64_t>("SELECT coalesce(sum(counter), 0) FROM accounts");
     const auto added = static_cast<std::uint64_t>(sum - initial_sum);
     const bool consistent = added == t.writes;
-    std::cout << "consistency    counters grew by " << added << ", acknowledged writes " << t.writes << ": "
-              << (consistent ? "ok" : "MISMATCH") << '\n';
     const auto integrity = check->template query_value<std::string>("PRAGMA integrity_check");
-    std::cout << "integrity      " << integrity << '\n';
-    if (!consistent || integrity != "ok" || t.other != 0) status = 1;
-    return status;
+    const auto ops_per_second = static_cast<std::uint64_t>(static_cast<double>(total) / secs);
+
+    if (o.json) {
+        std::cout << "{\"database\":\"" << json_escape(o.database) << "\",\"threads\":" << o.threads
+                  << ",\"seconds\":" << secs << ",\"operations\":" << total
+                  << ",\"ops_per_second\":" << ops_per_second << ",\"reads\":" << t.reads
+                  << ",\"writes\":" << t.writes << ",\"errors\":{\"busy\":" << t.busy
+                  << ",\"timeouts\":" << t.timeouts << ",\"other\":" << t.other
+                  << "},\"consistent\":" << (consistent ? "true" : "false") << ",\"integrity\":\""
+                  << json_escape(integrity) << "\",\"pool\":" << sqlpool::to_json(stats, o.policy) << "}\n";
+    } else {
+        std::cout << "operations     " << total << " in " << secs << " s = " << ops_per_second
+                  << " ops/s  (reads " << t.reads << ", writes " << t.writes << ")\n"
+                  << "errors         busy " << t.busy << "  timeouts " << t.timeouts << "  other " << t.other
+                  << '\n';
+        print_stats(stats);
+        std::cout << "consistency    counters grew by " << added << ", acknowledged writes " << t.writes
+                  << ": " << (consistent ? "ok" : "MISMATCH") << '\n'
+                  << "integrity      " << integrity << '\n';
+    }
+    return !consistent || integrity != "ok" || t.other != 0 ? 1 : 0;
 }
 
 } // namespace
@@ -212,13 +230,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     o.database = config.database;
-    std::cout << "sqlpool-load: " << o.threads << " threads, "
-              << (o.operations != 0 ? std::to_string(o.operations) + " operations"
-                                    : std::to_string(o.duration.count()) + " ms")
-              << ", read ratio " << o.read_ratio << ", policy " << o.policy << ", via "
-              << (o.runner ? "runner" : "direct") << ", pool " << config.min_connections << ".."
-              << config.max_connections << '\n'
-              << "database       " << o.database << " (" << o.rows << " rows)\n";
+    if (!o.json)
+        std::cout << "sqlpool-load: " << o.threads << " threads, "
+                  << (o.operations != 0 ? std::to_string(o.operations) + " operations"
+                                        : std::to_string(o.duration.count()) + " ms")
+                  << ", read ratio " << o.read_ratio << ", policy " << o.policy << ", via "
+                  << (o.runner ? "runner" : "direct") << ", pool " << config.min_connections << ".."
+                  << config.max_connections << '\n'
+                  << "database       " << o.database << " (" << o.rows << " rows)\n";
     try {
         if (o.policy == "fast")
             return run<sqlpool::basic_pool<sqlpool::locking::spin, sqlpool::health::no_check,

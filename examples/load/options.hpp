@@ -59,6 +59,7 @@ what happened: throughput, acquire waits, every pool statistic, and whether the 
   --config TEXT          more pool settings as key=value pairs, over the flags above, e.g.
                          "busy_timeout=1s connection_max_age=5m pragma.cache_size=-8000"
                          (any pool_config field; durations take ms, s, m or h)
+  --json                 print the final report as one JSON object (pool figures included)
   --no-progress          no live progress line (it is shown only on a terminal anyway)
   --help                 this text
 
@@ -141,6 +142,8 @@ inline options parse(const std::vector<std::string_view>& args) {
         };
         if (flag == "--help" || flag == "-h")
             o.help = true;
+        else if (flag == "--json")
+            o.json = true;
         else if (flag == "--no-progress")
             o.progress = false;
         else if (flag == "--database") {
