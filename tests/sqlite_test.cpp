@@ -1246,3 +1246,14 @@ BOOST_AUTO_TEST_CASE(authorizer_is_consulted_and_a_throwing_one_denies) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(fts3_tokenizer_pointers_are_refused) {
+    // fts3_tokenizer(name, pointer) would let SQL text register a tokenizer at any address.
+    temp_dir dir;
+    sqlpool::connection conn{dir.file("f.db")};
+    int enabled = -1;
+    BOOST_TEST(sqlite3_db_config(conn.native_handle(), SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, -1, &enabled) ==
+               SQLITE_OK);
+    BOOST_TEST(enabled == 0);
+    BOOST_CHECK_THROW(conn.exec("SELECT fts3_tokenizer('evil', x'4141414141414141')"), sqlpool::sqlite_error);
+}

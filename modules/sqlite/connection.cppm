@@ -444,6 +444,10 @@ void connection::apply_defaults() {
     // and functions with side effects are not trusted inside the schema.
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, options_.defensive ? 1 : 0, nullptr),
                  "DBCONFIG_DEFENSIVE");
+    // Two-argument fts3_tokenizer() lets SQL text hand SQLite a function pointer; some builds
+    // (Debian's among them) enable it by default (https://sqlite.org/fts3.html#custom_application_defined_tokenizers).
+    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr),
+                 "DBCONFIG_ENABLE_FTS3_TOKENIZER");
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr),
                  "DBCONFIG_ENABLE_LOAD_EXTENSION");
     core_->check(
