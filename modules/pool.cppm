@@ -495,6 +495,7 @@ private:
         }
         s->conn.set_default_isolation(Isolation::default_level);
         if (config_.on_connect) config_.on_connect(s->conn);
+        s->conn.accept_session_state(); // what on_connect set up is the configured session
         {
             lock_type lock(mutex_);
             s->info.id = ++created_;
@@ -541,6 +542,9 @@ private:
             s.info.last_error = conn.broken_code();
             return retire_reason::broken;
         }
+        // Session state a borrower left that the pool cannot restore (a setting it did not
+        // configure, temporary schema, an attached database): the next borrower gets a fresh one.
+        if (conn.session_tainted()) return retire_reason::broken;
         if (conn.settings_changed()) {
             reset = true;
             conn.restore_settings();

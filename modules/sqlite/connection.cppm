@@ -155,6 +155,11 @@ public:
     // pool restores them when the connection comes back); restore_settings() applies them again.
     [[nodiscard]] bool settings_changed() const noexcept;
     void restore_settings();
+    // True when a statement left session state restore_settings() cannot undo (see
+    // connection_core::session_taints) since the connection opened or accept_session_state().
+    [[nodiscard]] bool session_tainted() const noexcept;
+    // Takes the session as it is now as the configured one (after a pool's on_connect, say).
+    void accept_session_state() noexcept;
 
     [[nodiscard]] std::int64_t changes() const;
     [[nodiscard]] std::int64_t last_insert_rowid() const;
@@ -418,6 +423,8 @@ connection::connection(open_options options) : options_(std::move(options)) {
     const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
     // sqlite3_open_v2 allocates a handle even when it fails; core_ owns (and closes) it from here.
     core_ = std::make_unique<detail::connection_core>(db, options_.statement_cache_size);
+    core_->restorable_pragmas = {"busy_timeout", "journal_mode", "synchronous", "foreign_keys"};
+    for (const auto& [name, value] : options_.pragmas) core_->restorable_pragmas.push_back(name);
     if (db == nullptr) throw sqlite_error(SQLITE_NOMEM, "out of memory opening a connection", "");
     if (code != SQLITE_OK) {
         const int extended = sqlite3_extended_errcode(db);
@@ -445,7 +452,8 @@ void connection::apply_defaults() {
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, options_.defensive ? 1 : 0, nullptr),
                  "DBCONFIG_DEFENSIVE");
     // Two-argument fts3_tokenizer() lets SQL text hand SQLite a function pointer; some builds
-    // (Debian's among them) enable it by default (https://sqlite.org/fts3.html#custom_application_defined_tokenizers).
+    // (Debian's among them) enable it by default
+    // (https://sqlite.org/fts3.html#custom_application_defined_tokenizers).
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr),
                  "DBCONFIG_ENABLE_FTS3_TOKENIZER");
     core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr),
@@ -469,6 +477,14 @@ bool connection::settings_changed() const noexcept {
 
 void connection::restore_settings() {
     apply_settings();
+}
+
+bool connection::session_tainted() const noexcept {
+    return core_ && core_->session_taints() != 0;
+}
+
+void connection::accept_session_state() noexcept {
+    if (core_) core_->accept_session();
 }
 
 // The session settings a borrower could change with a PRAGMA, applied at open and restored by the

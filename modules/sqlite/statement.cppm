@@ -182,13 +182,34 @@ public:
     [[nodiscard]] std::uint64_t settings_writes() const noexcept { return settings_writes_; }
     void settings_applied() noexcept { settings_writes_ = 0; }
 
+    // Statements prepared since accept_session() that leave session state restore_settings()
+    // cannot undo: a PRAGMA setting outside restorable_pragmas (query_only, trusted_schema,
+    // locking_mode, ...), a temporary table, index, view or trigger, or an ATTACH.
+    [[nodiscard]] std::uint64_t session_taints() const noexcept { return session_taints_; }
+    void accept_session() noexcept { session_taints_ = 0; }
+    // The pragmas restore_settings() applies again (compared without regard to case).
+    std::vector<std::string> restorable_pragmas;
+
     // SQLite's authorizer (https://sqlite.org/c3ref/set_authorizer.html) sees every PRAGMA at
     // prepare time; one with an argument may change a setting the pool must restore.
     static int authorize(void* self, int action, const char* name, const char* argument, const char* database,
                          const char* trigger) noexcept {
         auto* core = static_cast<connection_core*>(self);
-        if (action == SQLITE_PRAGMA && argument != nullptr && !is_query_pragma(name))
+        if (action == SQLITE_PRAGMA && argument != nullptr && !is_query_pragma(name)) {
             ++core->settings_writes_;
+            if (!core->restores(name) && !is_database_pragma(name)) ++core->session_taints_;
+        }
+        switch (action) {
+        case SQLITE_ATTACH:
+        case SQLITE_CREATE_TEMP_TABLE:
+        case SQLITE_CREATE_TEMP_INDEX:
+        case SQLITE_CREATE_TEMP_VIEW:
+        case SQLITE_CREATE_TEMP_TRIGGER:
+            ++core->session_taints_;
+            break;
+        default:
+            break;
+        }
         if (!core->user_authorizer) return SQLITE_OK;
         try {
             const auto text = [](const char* p) {
@@ -266,6 +287,26 @@ public:
     }
 
 private:
+    static bool same_name(std::string_view a, std::string_view b) noexcept {
+        return a.size() == b.size() && std::ranges::equal(a, b, [](char x, char y) {
+                   return (x >= 'A' && x <= 'Z' ? x + 32 : x) == (y >= 'A' && y <= 'Z' ? y + 32 : y);
+               });
+    }
+    bool restores(const char* name) const noexcept {
+        const std::string_view pragma = name != nullptr ? name : "";
+        return std::ranges::any_of(restorable_pragmas,
+                                   [&](const std::string& r) { return same_name(r, pragma); });
+    }
+    // Pragmas with an argument that act on the database file (or once) rather than set session
+    // state: another connection sees the same, so there is nothing to restore.
+    static bool is_database_pragma(const char* name) noexcept {
+        static constexpr std::string_view database_wide[] = {
+            "wal_checkpoint", "optimize",       "incremental_vacuum", "shrink_memory",
+            "user_version",   "application_id", "page_size",          "auto_vacuum"};
+        const std::string_view pragma = name != nullptr ? name : "";
+        return std::ranges::any_of(database_wide, [&](std::string_view d) { return same_name(d, pragma); });
+    }
+
     // Pragmas whose argument names what to read rather than a value to set.
     static bool is_query_pragma(const char* name) noexcept {
         static constexpr std::string_view readers[] = {
@@ -316,6 +357,7 @@ private:
     std::size_t capacity_;
     int broken_code_ = 0;
     std::uint64_t settings_writes_ = 0;
+    std::uint64_t session_taints_ = 0;
     std::list<cache_entry> lru_; // most recently used first
     std::unordered_map<std::string_view, std::list<cache_entry>::iterator, transparent_hash, std::equal_to<>>
         index_;
