@@ -121,7 +121,16 @@ public:
     void warm_up() {
         const std::size_t want = std::max<std::size_t>(config_.min_connections, 1);
         std::vector<slot_ptr> opened;
-        for (std::size_t i = 0; i < want; ++i) opened.push_back(open_slot());
+        try {
+            for (std::size_t i = 0; i < want; ++i) opened.push_back(open_slot());
+        } catch (...) {
+            {
+                lock_type lock(mutex_);
+                closed_counts_.add(retire_reason::shutdown, opened.size());
+            }
+            for (auto& s : opened) retire_event(s->info, retire_reason::shutdown);
+            throw;
+        }
         lock_type lock(mutex_);
         for (auto& s : opened) {
             ++total_;

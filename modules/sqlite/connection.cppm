@@ -480,7 +480,9 @@ void connection::restore_settings() {
 }
 
 bool connection::session_tainted() const noexcept {
-    return core_ && core_->session_taints() != 0;
+    // A database still attached taints too (checked here rather than at ATTACH: VACUUM attaches
+    // and detaches one of its own). Index 2 is the first after main and temp.
+    return core_ && (core_->session_taints() != 0 || sqlite3_db_name(core_->db(), 2) != nullptr);
 }
 
 void connection::accept_session_state() noexcept {

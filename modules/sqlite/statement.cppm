@@ -200,7 +200,6 @@ public:
             if (!core->restores(name) && !is_database_pragma(name)) ++core->session_taints_;
         }
         switch (action) {
-        case SQLITE_ATTACH:
         case SQLITE_CREATE_TEMP_TABLE:
         case SQLITE_CREATE_TEMP_INDEX:
         case SQLITE_CREATE_TEMP_VIEW:

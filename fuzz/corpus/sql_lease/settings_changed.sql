@@ -1,0 +1,10 @@
+PRAGMA foreign_keys=OFF;
+PRAGMA query_only=1;
+PRAGMA recursive_triggers=ON;
+PRAGMA cache_size=10;
+PRAGMA trusted_schema=1;
+PRAGMA busy_timeout=5000;
+PRAGMA synchronous=FULL;
+PRAGMA temp_store=FILE;
+PRAGMA ignore_check_constraints(1);
+PRAGMA main.automatic_index=0;

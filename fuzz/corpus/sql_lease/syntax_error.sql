@@ -1,0 +1,2 @@
+SELEC * FROM;
+CREATE TABLE (;
