@@ -32,35 +32,15 @@
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 import sqlpool;
 
 using namespace std::chrono_literals;
 
 namespace {
 
-// A fresh directory under the system temp directory, unique per process and per instance, removed
-// with its contents when the object goes out of scope.
-class temp_dir {
-public:
-    temp_dir() {
-        static std::atomic<unsigned> counter{0};
-        path_ = std::filesystem::temp_directory_path() /
-                ("sqlpool-sqlite-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::remove_all(path_);
-        std::filesystem::create_directories(path_);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-    [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
+using sqlpool_test::temp_dir;
 
 // A file database with the default options.
 struct file_db {

@@ -12,7 +12,7 @@ namespace sqlpool_test {
 
 class scratch_dir {
 public:
-    explicit scratch_dir(const std::string& tag) {
+    explicit scratch_dir(const std::string& tag = "test") {
         static std::atomic<unsigned> counter{0};
         path_ = std::filesystem::temp_directory_path() /
                 ("sqlpool-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
