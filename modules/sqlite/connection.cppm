@@ -497,7 +497,21 @@ void connection::apply_settings() {
     const bool file_database = !is_memory_path(options_.path) && !read_only();
     if (file_database && options_.journal != journal_mode::unchanged) {
         const auto wanted = journal_mode_name(options_.journal);
-        const auto got = query_value<std::string>(std::string("PRAGMA journal_mode=") + wanted);
+        // Switching a new file to WAL needs an exclusive lock for a moment; when another process
+        // is doing the same, SQLite can answer SQLITE_BUSY without calling the busy handler. Retry
+        // for as long as the busy timeout allows.
+        const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
+        std::string got;
+        for (auto pause = std::chrono::milliseconds(1);;
+             pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+            try {
+                got = query_value<std::string>(std::string("PRAGMA journal_mode=") + wanted);
+                break;
+            } catch (const busy_error&) {
+                if (std::chrono::steady_clock::now() + pause >= deadline) throw;
+                std::this_thread::sleep_for(pause);
+            }
+        }
         if (got != wanted)
             throw sqlite_error(SQLITE_ERROR, "journal_mode stayed '" + got + "', wanted '" + wanted + "'",
                                std::string("PRAGMA journal_mode=") + wanted);
