@@ -61,10 +61,11 @@ inline std::string resolve_database(const std::string& database) {
         return "file:/sqlpool-memory-" + std::to_string(::getpid()) + "-" +
                std::to_string(memory_database_counter.fetch_add(1)) + "?vfs=memdb";
     if (!is_memory_path(database)) return database;
-    const bool shared_memdb =
-        database.starts_with("file:/") && database.find("vfs=memdb") != std::string::npos;
-    const bool shared_cache = database.find("mode=memory") != std::string::npos &&
-                              database.find("cache=shared") != std::string::npos &&
+    // memdb databases whose name starts with '/' are shared within the process; others, and
+    // ":memory:" itself, are private to one connection.
+    const bool shared_memdb = database.starts_with("file:/") && uri_parameter(database, "vfs") == "memdb";
+    const bool shared_cache = uri_parameter(database, "mode") == "memory" &&
+                              uri_parameter(database, "cache") == "shared" &&
                               !database.starts_with("file::memory:");
     if (shared_memdb || shared_cache) return database;
     throw config_error({"database '" + database +
@@ -737,6 +738,9 @@ public:
     // back and runs fn again after a jittered pause, until transaction_timeout; any other
     // exception rolls back and propagates. fn may run more than once: keep side effects outside
     // the database idempotent. With isolation::read_write_split, fn gets the one writer connection.
+    // An I/O error from COMMIT itself is not retried and leaves the outcome unknown: SQLite may
+    // have appended the commit to the WAL before failing, and recovery can then make it visible
+    // (https://sqlite.org/wal.html). Check for such a write before doing it again.
     template <std::invocable<connection&> F>
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return detail::run_transaction([&] { return acquire_writer(); }, core_->listener_sink(),

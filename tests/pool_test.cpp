@@ -452,6 +452,18 @@ BOOST_AUTO_TEST_CASE(two_memory_pools_do_not_share_a_database) {
                    "SELECT count(*) FROM sqlite_master WHERE name = 'only_in_one'") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(file_named_like_memory_is_a_file) {
+    sqlpool_test::temp_dir dir{"pool"};
+    const auto path = dir.file("cache:memory:.db");
+    {
+        sqlpool::pool pool{small_config(path, 1, 2)};
+        pool.acquire()->exec("CREATE TABLE on_disk(v INTEGER); INSERT INTO on_disk VALUES(3);");
+        BOOST_TEST(pool.acquire().info().file_inode != 0u);
+    }
+    sqlpool::pool reopened{small_config(path, 1, 1)};
+    BOOST_TEST(reopened.acquire()->query_value<std::int64_t>("SELECT v FROM on_disk") == 3);
+}
+
 BOOST_AUTO_TEST_CASE(private_memory_uri_is_refused) {
     BOOST_CHECK_THROW(sqlpool::pool(small_config("file::memory:", 1, 2)), sqlpool::config_error);
     BOOST_CHECK_THROW(sqlpool::pool(small_config("file::memory:?cache=shared", 1, 2)), sqlpool::config_error);

@@ -171,6 +171,29 @@ BOOST_AUTO_TEST_CASE(memory_databases_keep_their_journal) {
     BOOST_TEST(!sqlpool::is_memory_path("file:app.db?mode=rwc"));
 }
 
+BOOST_AUTO_TEST_CASE(memory_paths_are_recognised_by_uri_parts_not_substrings) {
+    BOOST_TEST(sqlpool::is_memory_path("file:x?cache=shared&mode=memory#frag"));
+    BOOST_TEST(!sqlpool::is_memory_path("notes:memory:.db")); // a plain file name with a colon
+    BOOST_TEST(!sqlpool::is_memory_path("file:log-of-mode=memory.db"));
+    BOOST_TEST(!sqlpool::is_memory_path("file:app.db?vfs=memdbx"));
+    BOOST_TEST(!sqlpool::is_memory_path("file:app.db?xmode=memory"));
+    BOOST_TEST(sqlpool::uri_parameter("file:a.db?mode=ro&cache=shared", "cache").value_or("") == "shared");
+    BOOST_TEST(sqlpool::uri_parameter("file:a.db?immutable", "immutable").value_or("-") == "");
+    BOOST_TEST(!sqlpool::uri_parameter("file:a.db", "mode").has_value());
+    BOOST_TEST(!sqlpool::uri_parameter("a.db?mode=ro", "mode").has_value()); // not a URI
+
+    // A file whose name contains ":memory:" is a real file the pool creates and shares.
+    temp_dir dir;
+    const auto path = (dir.path() / "notes:memory:.db").string();
+    {
+        sqlpool::connection writer{path};
+        writer.exec("CREATE TABLE t(x)");
+    }
+    BOOST_TEST(std::filesystem::exists(path));
+    sqlpool::connection reader{path};
+    BOOST_TEST(reader.query_value<std::int64_t>("SELECT count(*) FROM t") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(user_pragmas_apply_after_the_defaults) {
     temp_dir dir;
     sqlpool::connection conn{sqlpool::open_options{

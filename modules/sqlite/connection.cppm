@@ -65,8 +65,16 @@ struct open_options {
     authorizer_function authorizer;            // consulted for every statement prepared
 };
 
-// True when `path` names an in-memory database rather than a file.
+// True when `path` names an in-memory database rather than a file: ":memory:", or a URI
+// filename whose path is ":memory:" or whose query has mode=memory or vfs=memdb
+// (https://sqlite.org/uri.html, https://sqlite.org/inmemorydb.html). A file whose name merely
+// contains ":memory:" is a file.
 [[nodiscard]] bool is_memory_path(std::string_view path) noexcept;
+
+// The value of query parameter `key` in a URI filename ("file:data.db?mode=ro&cache=shared"),
+// or std::nullopt when `path` is not a URI or has no such parameter.
+[[nodiscard]] std::optional<std::string_view> uri_parameter(std::string_view path,
+                                                            std::string_view key) noexcept;
 
 template <column_type... Ts>
 class query_range;
@@ -405,10 +413,30 @@ const char* synchronous_name(synchronous_mode mode) {
 
 } // namespace
 
+std::optional<std::string_view> uri_parameter(std::string_view path, std::string_view key) noexcept {
+    if (!path.starts_with("file:")) return std::nullopt;
+    const auto query_at = path.find('?');
+    if (query_at == std::string_view::npos) return std::nullopt;
+    std::string_view query = path.substr(query_at + 1);
+    query = query.substr(0, query.find('#'));
+    while (!query.empty()) {
+        const auto end = query.find('&');
+        const std::string_view pair = query.substr(0, end);
+        const auto equals = pair.find('=');
+        if (pair.substr(0, equals) == key)
+            return equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);
+        if (end == std::string_view::npos) break;
+        query.remove_prefix(end + 1);
+    }
+    return std::nullopt;
+}
+
 bool is_memory_path(std::string_view path) noexcept {
-    return path.empty() || path.find(":memory:") != std::string_view::npos ||
-           path.find("mode=memory") != std::string_view::npos ||
-           path.find("vfs=memdb") != std::string_view::npos;
+    if (path == ":memory:") return true;
+    if (!path.starts_with("file:")) return false;
+    const std::string_view file = path.substr(5, path.find_first_of("?#") - 5);
+    return file == ":memory:" || uri_parameter(path, "mode") == "memory" ||
+           uri_parameter(path, "vfs") == "memdb";
 }
 
 connection::connection(open_options options) : options_(std::move(options)) {
