@@ -102,6 +102,7 @@ struct pool_config {
             problems.push_back("acquire_timeout (" + detail::format_duration(acquire_timeout) +
                                ") must be longer than busy_timeout (" +
                                detail::format_duration(busy_timeout) + ")");
+        // Written so that NaN fails too. NOLINTNEXTLINE(readability-simplify-boolean-expr)
         if (!(max_age_jitter >= 0.0 && max_age_jitter <= 1.0))
             problems.push_back("max_age_jitter is " + std::to_string(max_age_jitter) +
                                ", must be within 0..1");

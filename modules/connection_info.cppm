@@ -64,10 +64,10 @@ struct connection_info {
     using time_point = std::chrono::steady_clock::time_point;
 
     std::uint64_t id = 0; // unique within the pool, in opening order
-    time_point created_at{};
-    time_point last_used_at{};    // when it was last returned (created_at before that)
-    time_point last_checked_at{}; // last health check (created_at before that)
-    std::uint64_t use_count = 0;  // completed leases
+    time_point created_at;
+    time_point last_used_at;     // when it was last returned (created_at before that)
+    time_point last_checked_at;  // last health check (created_at before that)
+    std::uint64_t use_count = 0; // completed leases
     health_status health = health_status::unknown;
     int last_error = 0;      // extended result code of the error that broke it, or 0
     double age_jitter = 0.0; // this connection's random draw in [0, 1) for max-age jitter

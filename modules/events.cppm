@@ -29,6 +29,8 @@ protected:
     pool_listener() = default;
     pool_listener(const pool_listener&) = default;
     pool_listener& operator=(const pool_listener&) = default;
+    pool_listener(pool_listener&&) = default;
+    pool_listener& operator=(pool_listener&&) = default;
 };
 
 } // namespace sqlpool

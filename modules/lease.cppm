@@ -25,6 +25,8 @@ protected:
     lease_owner() = default;
     lease_owner(const lease_owner&) = default;
     lease_owner& operator=(const lease_owner&) = default;
+    lease_owner(lease_owner&&) = default;
+    lease_owner& operator=(lease_owner&&) = default;
     ~lease_owner() = default;
 };
 

@@ -133,22 +133,21 @@ export namespace sqlpool {
 [[nodiscard]] inline std::string to_json(const pool_stats& s, std::string_view pool_name = "default") {
     const auto n = [](auto v) { return std::to_string(v); };
     std::string out = "{";
-    out += "\"pool\":\"" + detail::escape_json(pool_name) + "\"";
-    out += ",\"total\":" + n(s.total) + ",\"idle\":" + n(s.idle) + ",\"in_use\":" + n(s.in_use) +
-           ",\"waiting\":" + n(s.waiting) + ",\"max_connections\":" + n(s.max_connections);
-    out += ",\"acquired\":" + n(s.acquired) + ",\"timeouts\":" + n(s.timeouts) +
-           ",\"created\":" + n(s.created) + ",\"open_failures\":" + n(s.open_failures);
-    out += ",\"closed\":{\"aged\":" + n(s.closed.aged) + ",\"idle\":" + n(s.closed.idle) +
-           ",\"unhealthy\":" + n(s.closed.unhealthy) + ",\"uses\":" + n(s.closed.uses) +
-           ",\"broken\":" + n(s.closed.broken) + ",\"shutdown\":" + n(s.closed.shutdown) + "}";
-    out += ",\"resets\":" + n(s.resets) + ",\"failed_health_checks\":" + n(s.failed_health_checks) +
-           ",\"listener_errors\":" + n(s.listener_errors);
-    out += ",\"transactions\":{\"committed\":" + n(s.transactions.committed) +
-           ",\"rolled_back\":" + n(s.transactions.rolled_back) + ",\"retried\":" + n(s.transactions.retried) +
-           ",\"busy_seen\":" + n(s.transactions.busy_seen) +
-           ",\"busy_surfaced\":" + n(s.transactions.busy_surfaced) + "}";
-    out += ",\"wait_ns\":{\"p50\":" + n(s.wait_p50.count()) + ",\"p99\":" + n(s.wait_p99.count()) +
-           ",\"max\":" + n(s.wait_max.count()) + "}";
+    out += R"("pool":")" + detail::escape_json(pool_name) + '"';
+    out += R"(,"total":)" + n(s.total) + R"(,"idle":)" + n(s.idle) + R"(,"in_use":)" + n(s.in_use) +
+           R"(,"waiting":)" + n(s.waiting) + R"(,"max_connections":)" + n(s.max_connections);
+    out += R"(,"acquired":)" + n(s.acquired) + R"(,"timeouts":)" + n(s.timeouts) + R"(,"created":)" +
+           n(s.created) + R"(,"open_failures":)" + n(s.open_failures);
+    out += R"(,"closed":{"aged":)" + n(s.closed.aged) + R"(,"idle":)" + n(s.closed.idle) +
+           R"(,"unhealthy":)" + n(s.closed.unhealthy) + R"(,"uses":)" + n(s.closed.uses) + R"(,"broken":)" +
+           n(s.closed.broken) + R"(,"shutdown":)" + n(s.closed.shutdown) + "}";
+    out += R"(,"resets":)" + n(s.resets) + R"(,"failed_health_checks":)" + n(s.failed_health_checks) +
+           R"(,"listener_errors":)" + n(s.listener_errors);
+    out += R"(,"transactions":{"committed":)" + n(s.transactions.committed) + R"(,"rolled_back":)" +
+           n(s.transactions.rolled_back) + R"(,"retried":)" + n(s.transactions.retried) + R"(,"busy_seen":)" +
+           n(s.transactions.busy_seen) + R"(,"busy_surfaced":)" + n(s.transactions.busy_surfaced) + "}";
+    out += R"(,"wait_ns":{"p50":)" + n(s.wait_p50.count()) + R"(,"p99":)" + n(s.wait_p99.count()) +
+           R"(,"max":)" + n(s.wait_max.count()) + "}";
     out += "}";
     return out;
 }

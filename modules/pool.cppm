@@ -139,7 +139,9 @@ public:
         }
     }
 
-    std::optional<lease> acquire(std::chrono::nanoseconds timeout, bool throw_on_timeout) {
+    // A lease, or (when !throw_on_timeout) an empty one after `timeout`. Returning the lease
+    // itself rather than an optional saves a move and a destructor on every acquire.
+    lease acquire(std::chrono::nanoseconds timeout, bool throw_on_timeout) {
         lock_type lock(mutex_);
         steady::time_point started{};
         bool waited = false;
@@ -191,7 +193,10 @@ public:
             }
             if (!open_new) ++acquired_; // a new connection counts once it opened
             const auto wait = waited ? steady::now() - started : std::chrono::nanoseconds::zero();
-            waits_.record(wait);
+            if (waited)
+                waits_.record(wait);
+            else
+                waits_.record_zero();
             lock.unlock();
             if (open_new) return hand_out(open_reserved(true), wait);
             if (checkout_healthy(*chosen)) return hand_out(std::move(chosen), wait);
@@ -464,12 +469,12 @@ private:
         delete this;
     }
 
-    std::optional<lease> timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout,
-                                   std::string_view detail_text) {
+    lease timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout,
+                    std::string_view detail_text) {
         const pool_stats snapshot = stats_locked();
         lock.unlock();
         notify([&](pool_listener& l) { l.on_timeout(waited); });
-        if (!throw_on_timeout) return std::nullopt;
+        if (!throw_on_timeout) return {};
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
         throw timeout_error("no connection to '" + config_.database + "' within " + std::to_string(ms) +
                                 "ms: " + std::to_string(snapshot.in_use) + " in use, " +
@@ -497,9 +502,9 @@ private:
         const auto now = clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
         s->info.health = health_status::healthy;
-        const char* file = sqlite3_db_filename(s->conn.native_handle(), "main");
+        const std::string file = s->conn.filename();
         struct stat st{};
-        if (file != nullptr && *file != '\0' && ::stat(file, &st) == 0) {
+        if (!file.empty() && ::stat(file.c_str(), &st) == 0) {
             s->info.file_device = static_cast<std::uint64_t>(st.st_dev);
             s->info.file_inode = static_cast<std::uint64_t>(st.st_ino);
         }
@@ -718,19 +723,21 @@ public:
     // A lease on a connection, waiting up to acquire_timeout; throws timeout_error after that, and
     // pool_closed_error once the pool is closed.
     [[nodiscard]] lease acquire() { return acquire(core_->config().acquire_timeout); }
-    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) { return *core_->acquire(timeout, true); }
+    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) { return core_->acquire(timeout, true); }
 
     // The connection write() uses: with read_write_split the one writer connection (waiting up to
     // the longer of acquire_timeout and transaction_timeout), otherwise the same as acquire().
     [[nodiscard]] lease acquire_writer() {
         core_type* target = writer_ != nullptr ? writer_ : core_;
-        return *target->acquire(target->config().acquire_timeout, true);
+        return target->acquire(target->config().acquire_timeout, true);
     }
 
     // Like acquire(), but std::nullopt instead of timeout_error.
     [[nodiscard]] std::optional<lease>
     try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
-        return core_->acquire(timeout, false);
+        lease got = core_->acquire(timeout, false);
+        if (!got) return std::nullopt;
+        return got;
     }
 
     // Runs fn(connection&) in a transaction begun with the isolation policy's write_level

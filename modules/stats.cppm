@@ -80,6 +80,10 @@ namespace sqlpool::detail {
 // (12.5 % resolution). Fixed size, no allocation; the pool updates it under its lock.
 class wait_histogram {
 public:
+    void record_zero() noexcept {
+        ++counts_[0];
+        ++count_;
+    }
     void record(std::chrono::nanoseconds wait) noexcept {
         const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0));
         ++counts_[index(ns)];
@@ -111,17 +115,17 @@ private:
         if (ns < linear) return static_cast<std::size_t>(ns);
         const auto exponent = static_cast<std::size_t>(std::bit_width(ns) - 1); // >= 4
         const auto sub = static_cast<std::size_t>((ns >> (exponent - 3)) & (sub_buckets - 1));
-        return linear + (exponent - 4) * sub_buckets + sub;
+        return linear + ((exponent - 4) * sub_buckets) + sub;
     }
     static std::uint64_t upper(std::size_t i) noexcept {
         if (i < linear) return i;
-        const std::size_t exponent = (i - linear) / sub_buckets + 4;
+        const std::size_t exponent = ((i - linear) / sub_buckets) + 4;
         const std::size_t sub = (i - linear) % sub_buckets;
         const std::uint64_t low = (std::uint64_t{1} << exponent) + (std::uint64_t{sub} << (exponent - 3));
         return low + (std::uint64_t{1} << (exponent - 3)) - 1;
     }
 
-    std::array<std::uint64_t, linear + (64 - 4) * sub_buckets> counts_{};
+    std::array<std::uint64_t, linear + ((64 - 4) * sub_buckets)> counts_{};
     std::uint64_t count_ = 0;
     std::uint64_t max_ = 0;
 };

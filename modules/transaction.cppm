@@ -50,7 +50,8 @@ public:
         try {
             end("ROLLBACK TO " + name_ + "; RELEASE " + name_);
         } catch (...) {
-            // A failed rollback here leaves the transaction to its own guard, which rolls back.
+            // Deliberately ignored: a failed rollback here leaves the transaction to its own guard,
+            // which rolls back.
         }
     }
 
@@ -69,10 +70,9 @@ private:
     friend class transaction;
     explicit savepoint(std::shared_ptr<detail::transaction_state> state)
         : state_(std::move(state)), depth_(state_->depth + 1),
-          name_("sqlpool_sp_" + std::to_string(++state_->next_name)) {
-        state_->conn->exec("SAVEPOINT " + name_);
+          name_("sqlpool_sp_" + std::to_string(++state_->next_name)), open_(true) {
+        state_->conn->exec("SAVEPOINT " + name_); // throws before the savepoint exists: no object
         state_->depth = depth_;
-        open_ = true;
     }
 
     void check_innermost(std::string_view action) const {
@@ -163,7 +163,8 @@ private:
         try {
             if (state_->conn->in_transaction()) state_->conn->exec("ROLLBACK");
         } catch (...) {
-            // The pool's reset on return rolls back again, or retires the connection.
+            // Deliberately ignored: the pool's reset on return rolls back again, or retires the
+            // connection.
         }
     }
 
@@ -206,7 +207,7 @@ struct listener_sink {
 };
 
 template <class Acquire, class F>
-auto run_transaction(Acquire&& acquire, listener_sink sink, isolation_level level,
+auto run_transaction(Acquire acquire, listener_sink sink, isolation_level level,
                      std::chrono::milliseconds timeout, transaction_counters& counts, F& fn)
     -> std::invoke_result_t<F&, connection&> {
     using result_type = std::invoke_result_t<F&, connection&>;

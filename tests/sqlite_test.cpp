@@ -1260,3 +1260,63 @@ BOOST_AUTO_TEST_CASE(fts3_tokenizer_pointers_are_refused) {
     BOOST_TEST(enabled == 0);
     BOOST_CHECK_THROW(conn.exec("SELECT fts3_tokenizer('evil', x'4141414141414141')"), sqlpool::sqlite_error);
 }
+
+BOOST_AUTO_TEST_SUITE(statement_tracking)
+
+// reset_all_statements() skips its walk over every prepared statement only when none can be
+// mid-step; each way a statement can be left running must still be found and reset.
+BOOST_AUTO_TEST_CASE(a_held_cached_statement_is_found) {
+    sqlpool::connection conn{":memory:"};
+    auto stmt = conn.prepare("SELECT 1 UNION ALL SELECT 2");
+    BOOST_REQUIRE(stmt.cached());
+    BOOST_REQUIRE(stmt.step());
+    BOOST_TEST(conn.reset_all_statements() == 1u);
+    BOOST_TEST(!stmt.busy());
+}
+
+BOOST_AUTO_TEST_CASE(a_held_uncached_statement_is_found) {
+    temp_dir dir;
+    sqlpool::connection conn{sqlpool::open_options{.path = dir.file("u.db"), .statement_cache_size = 0}};
+    auto stmt = conn.prepare("SELECT 1 UNION ALL SELECT 2");
+    BOOST_REQUIRE(!stmt.cached());
+    BOOST_REQUIRE(stmt.step());
+    BOOST_TEST(conn.reset_all_statements() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_statement_prepared_through_the_raw_handle_is_found) {
+    sqlpool::connection conn{":memory:"};
+    BOOST_TEST(conn.reset_all_statements() == 0u);
+    sqlite3_stmt* raw = nullptr;
+    BOOST_REQUIRE(sqlite3_prepare_v2(conn.native_handle(), "SELECT 1 UNION ALL SELECT 2", -1, &raw, nullptr) ==
+                  SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_step(raw) == SQLITE_ROW);
+    BOOST_TEST(conn.reset_all_statements() == 1u);
+    BOOST_TEST(sqlite3_stmt_busy(raw) == 0);
+    sqlite3_finalize(raw);
+}
+
+BOOST_AUTO_TEST_CASE(nothing_is_reset_once_every_statement_is_back) {
+    sqlpool::connection conn{":memory:"};
+    {
+        auto cached = conn.prepare("SELECT 1 UNION ALL SELECT 2");
+        BOOST_REQUIRE(cached.step());
+        auto moved = std::move(cached); // still one statement held
+        BOOST_TEST(conn.reset_all_statements() == 1u);
+        BOOST_REQUIRE(moved.step());
+    }
+    BOOST_TEST(conn.busy_statement_count() == 0u);
+    BOOST_TEST(conn.reset_all_statements() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_uncached_statement_may_outlive_its_connection) {
+    temp_dir dir;
+    std::optional<sqlpool::statement> survivor;
+    {
+        sqlpool::connection conn{sqlpool::open_options{.path = dir.file("o.db"), .statement_cache_size = 0}};
+        survivor.emplace(conn.prepare("SELECT 1"));
+    }
+    BOOST_TEST(survivor->step()); // sqlite3_close_v2 kept the handle for it
+    survivor.reset();             // finalizes, and the connection's count goes with it
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -64,9 +64,13 @@ struct file_identity {
 
     health_status check(connection& conn, const connection_info& info, check_point) const noexcept {
         if (info.file_inode == 0) return health_status::unknown; // in-memory: nothing to compare
-        const char* name = sqlite3_db_filename(conn.native_handle(), "main");
         struct stat now_st{};
-        if (name == nullptr || *name == '\0' || ::stat(name, &now_st) != 0) return health_status::unhealthy;
+        try {
+            const std::string name = conn.filename();
+            if (name.empty() || ::stat(name.c_str(), &now_st) != 0) return health_status::unhealthy;
+        } catch (...) {
+            return health_status::unhealthy;
+        }
         return static_cast<std::uint64_t>(now_st.st_dev) == info.file_device &&
                        static_cast<std::uint64_t>(now_st.st_ino) == info.file_inode
                    ? health_status::healthy

@@ -190,7 +190,15 @@ public:
     void mark_broken(int code) noexcept {
         if (core_) core_->mark_broken(code);
     }
-    [[nodiscard]] sqlite3* native_handle() const noexcept { return core_ ? core_->db() : nullptr; }
+    // The raw handle, for what sqlpool does not wrap. Once it has been handed out, a pool walks
+    // every prepared statement on return, since statements prepared with it are not tracked.
+    [[nodiscard]] sqlite3* native_handle() const noexcept {
+        if (!core_) return nullptr;
+        core_->handle_escaped();
+        return core_->db();
+    }
+    // The main database's file name as SQLite resolved it; empty for in-memory databases.
+    [[nodiscard]] std::string filename() const;
 
 private:
     template <bindable... Args>
@@ -212,7 +220,7 @@ private:
                                " [sql: " + std::string(sql) + "]");
     }
 
-    detail::connection_core& core() const {
+    [[nodiscard]] detail::connection_core& core() const {
         if (!core_) throw misuse_error("use of a moved-from connection");
         return *core_;
     }
@@ -444,8 +452,11 @@ connection::connection(open_options options) : options_(std::move(options)) {
         throw misuse_error("connection path is empty; use \":memory:\" for an in-memory database");
     for (const auto& [name, value] : options_.pragmas)
         if (!is_identifier(name) || !is_pragma_value(value))
-            throw misuse_error("pragma '" + name + "=" + value +
-                               "' is not a plain name=value (letters, digits, '_', '-', '.')");
+            throw misuse_error(std::string("pragma '")
+                                   .append(name)
+                                   .append("=")
+                                   .append(value)
+                                   .append("' is not a plain name=value (letters, digits, '_', '-', '.')"));
     create_with_mode();
     sqlite3* db = nullptr;
     const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
@@ -524,7 +535,7 @@ void connection::apply_settings() {
     core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
     const bool file_database = !is_memory_path(options_.path) && !read_only();
     if (file_database && options_.journal != journal_mode::unchanged) {
-        const auto wanted = journal_mode_name(options_.journal);
+        const auto* const wanted = journal_mode_name(options_.journal);
         // Switching a new file to WAL needs an exclusive lock for a moment; when another process
         // is doing the same, SQLite can answer SQLITE_BUSY without calling the busy handler. Retry
         // for as long as the busy timeout allows.
@@ -593,6 +604,11 @@ std::int64_t connection::last_insert_rowid() const {
 bool connection::in_transaction() const {
     return sqlite3_get_autocommit(core().db()) == 0;
 }
+std::string connection::filename() const {
+    const char* name = sqlite3_db_filename(core().db(), "main");
+    return name != nullptr ? std::string(name) : std::string();
+}
+
 bool connection::read_only() const {
     return sqlite3_db_readonly(core().db(), "main") == 1;
 }
@@ -602,7 +618,7 @@ void connection::interrupt() noexcept {
 }
 
 std::size_t connection::reset_all_statements() noexcept {
-    if (!core_) return 0;
+    if (!core_ || !core_->may_have_busy_statements()) return 0;
     std::size_t reset = 0;
     for (sqlite3_stmt* stmt = sqlite3_next_stmt(core_->db(), nullptr); stmt != nullptr;
          stmt = sqlite3_next_stmt(core_->db(), stmt)) {

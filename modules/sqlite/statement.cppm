@@ -136,14 +136,16 @@ public:
         std::swap(stmt_, other.stmt_);
         std::swap(entry_, other.entry_);
         std::swap(reused_, other.reused_);
+        std::swap(uncached_live_, other.uncached_live_);
     }
 
 private:
     friend class detail::connection_core;
-    statement(detail::connection_core* core, sqlite3_stmt* stmt, detail::cache_entry* entry)
-        : core_(core), stmt_(stmt), entry_(entry) {}
+    statement(detail::connection_core* core, sqlite3_stmt* stmt, detail::cache_entry* entry,
+              std::shared_ptr<std::size_t> uncached_live = nullptr)
+        : core_(core), stmt_(stmt), entry_(entry), uncached_live_(std::move(uncached_live)) {}
 
-    sqlite3_stmt* handle() const;
+    [[nodiscard]] sqlite3_stmt* handle() const;
     void check_bind(int code, int index);
     void check_column(int index) const;
 
@@ -151,6 +153,9 @@ private:
     sqlite3_stmt* stmt_ = nullptr;
     detail::cache_entry* entry_ = nullptr;
     bool reused_ = false;
+    // The connection's count of live uncached statements, shared because such a statement may
+    // outlive its connection (sqlite3_close_v2 waits for it).
+    std::shared_ptr<std::size_t> uncached_live_;
 };
 
 } // namespace sqlpool
@@ -164,6 +169,8 @@ public:
     connection_core(sqlite3* db, std::size_t cache_capacity) : db_(db), capacity_(cache_capacity) {}
     connection_core(const connection_core&) = delete;
     connection_core& operator=(const connection_core&) = delete;
+    connection_core(connection_core&&) = delete;
+    connection_core& operator=(connection_core&&) = delete;
     ~connection_core() { close(); }
 
     [[nodiscard]] sqlite3* db() const noexcept { return db_; }
@@ -236,6 +243,7 @@ public:
             ++stats_.hits;
             lru_.splice(lru_.begin(), lru_, found->second);
             found->second->checked_out = true;
+            ++checked_out_;
             statement reused(this, found->second->stmt, &*found->second);
             reused.reused_ = true;
             return reused;
@@ -255,10 +263,13 @@ public:
         }
         // A statement that changes a setting is never cached: preparing it again each time is what
         // lets the authorizer see (and count) every run of it.
-        if (capacity_ == 0 || settings_writes_ != settings_before || index_.contains(sql) || !make_room())
-            return statement(this, stmt, nullptr);
+        if (capacity_ == 0 || settings_writes_ != settings_before || index_.contains(sql) || !make_room()) {
+            ++*uncached_live_;
+            return statement(this, stmt, nullptr, uncached_live_);
+        }
         lru_.push_front(cache_entry{std::string(sql), stmt, true});
         index_.emplace(lru_.front().sql, lru_.begin());
+        ++checked_out_;
         return statement(this, stmt, &lru_.front());
     }
 
@@ -266,7 +277,16 @@ public:
         sqlite3_reset(entry.stmt);
         sqlite3_clear_bindings(entry.stmt);
         entry.checked_out = false;
+        --checked_out_;
     }
+
+    // False only when no statement of this connection can be mid-step: none is checked out of
+    // the cache, no uncached one is alive, and the raw handle never left (anything prepared
+    // with it is invisible here). Lets a pool skip walking every prepared statement on return.
+    [[nodiscard]] bool may_have_busy_statements() const noexcept {
+        return checked_out_ != 0 || *uncached_live_ != 0 || handle_escaped_;
+    }
+    void handle_escaped() noexcept { handle_escaped_ = true; }
 
     [[nodiscard]] statement_cache_stats stats() const noexcept {
         statement_cache_stats result = stats_;
@@ -357,6 +377,9 @@ private:
     int broken_code_ = 0;
     std::uint64_t settings_writes_ = 0;
     std::uint64_t session_taints_ = 0;
+    std::size_t checked_out_ = 0; // cached statements held by a `statement`
+    std::shared_ptr<std::size_t> uncached_live_ = std::make_shared<std::size_t>(0);
+    bool handle_escaped_ = false;
     std::list<cache_entry> lru_; // most recently used first
     std::unordered_map<std::string_view, std::list<cache_entry>::iterator, transparent_hash, std::equal_to<>>
         index_;
@@ -369,10 +392,12 @@ namespace sqlpool {
 
 statement::~statement() {
     if (stmt_ == nullptr) return;
-    if (entry_ != nullptr)
+    if (entry_ != nullptr) {
         core_->give_back(*entry_);
-    else
+    } else {
         sqlite3_finalize(stmt_);
+        if (uncached_live_) --*uncached_live_;
+    }
 }
 
 sqlite3_stmt* statement::handle() const {
