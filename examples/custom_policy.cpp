@@ -4,6 +4,7 @@
 // `retire_every` retires a connection after a number of leases or an hour, whichever comes first.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -34,9 +35,9 @@ struct schema_check {
 struct retire_every {
     std::uint64_t every = 3;
 
-    sqlpool::retire_reason retire(const sqlpool::connection_info& info,
-                                  std::chrono::steady_clock::time_point now,
-                                  const sqlpool::pool_config&) const {
+    [[nodiscard]] sqlpool::retire_reason retire(const sqlpool::connection_info& info,
+                                                std::chrono::steady_clock::time_point now,
+                                                const sqlpool::pool_config&) const {
         if (info.use_count >= every) return sqlpool::retire_reason::uses;
         if (now - info.created_at > std::chrono::hours(1)) return sqlpool::retire_reason::aged;
         return sqlpool::retire_reason::none;
@@ -48,7 +49,7 @@ static_assert(sqlpool::recycling_policy<retire_every>);
 
 } // namespace
 
-int main() {
+int main() try {
     const auto path = std::filesystem::temp_directory_path() / "sqlpool-custom-policy.db";
     std::filesystem::remove(path);
     {
@@ -75,4 +76,7 @@ int main() {
         return 1;
     }
     return 0;
+} catch (const std::exception& e) {
+    std::cerr << "custom_policy: " << e.what() << '\n';
+    return 1;
 }

@@ -1,6 +1,7 @@
 // Writes a few rows to a database file in the temp dir through sqlpool's SQLite layer, reads them
 // back and prints them.
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -11,7 +12,7 @@
 
 import sqlpool;
 
-int main() {
+int main() try {
     const auto path = std::filesystem::temp_directory_path() / "sqlpool-hello.db";
     std::filesystem::remove(path);
     std::cout << "database: " << path.string() << '\n';
@@ -31,4 +32,7 @@ int main() {
         std::cout << id << "  " << language << "  " << text.value_or("(null)") << '\n';
 
     std::cout << db.query_value<std::int64_t>("SELECT count(*) FROM greeting") << " rows\n";
+} catch (const std::exception& e) {
+    std::cerr << "hello: " << e.what() << '\n';
+    return 1;
 }

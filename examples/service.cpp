@@ -1,14 +1,16 @@
 // The tutorial's service chapter, as a program that is built and run as a test: a database with a
-// two-step schema, started, used, and stopped.
+// two-step schema, started, used, and stopped. Laid out as in docs/tutorial.md:
+// clang-format off
 #include <cstdint>
 #include <filesystem>
+#include <exception>
 #include <iostream>
 #include <string>
 #include <tuple>
 
 import sqlpool;
 
-int main() {
+int main() try {
     const auto path = (std::filesystem::temp_directory_path() / "sqlpool-service.db").string();
     std::filesystem::remove(path);
 
@@ -29,4 +31,7 @@ int main() {
               << '\n';
     db.stop();
     return db.state() == sqlpool::service_state::stopped && rows.size() == 1 ? 0 : 1;
+} catch (const std::exception& e) {
+    std::cerr << "service: " << e.what() << '\n';
+    return 1;
 }

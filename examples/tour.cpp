@@ -1,6 +1,8 @@
-// The README's tour, as a program that is built and run as a test.
+// The README's tour, as a program that is built and run as a test. Laid out as in the README.
+// clang-format off
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -11,7 +13,7 @@ import sqlpool;
 
 using namespace std::chrono_literals;
 
-int main() {
+int main() try {
     const auto path = (std::filesystem::temp_directory_path() / "sqlpool-tour.db").string();
     std::filesystem::remove(path);
 
@@ -28,7 +30,7 @@ int main() {
         conn->exec("INSERT INTO kv VALUES(?, ?)", 1, "one");
         { auto sp = tx.savepoint(); conn->exec("DELETE FROM kv"); sp.rollback(); }
         tx.commit();
-        for (auto [k, v] : conn->query<std::int64_t, std::string>("SELECT k, v FROM kv WHERE k > ?", 0) |
+        for (const auto& [k, v] : conn->query<std::int64_t, std::string>("SELECT k, v FROM kv WHERE k > ?", 0) |
                                ::ranges::views::take(10))
             std::cout << k << " = " << v << '\n';
     }
@@ -39,4 +41,7 @@ int main() {
     std::cout << n << " row(s) updated, v = " << v << '\n';
     std::cout << sqlpool::to_json(pool.stats()) << '\n';
     return n == 1 && v == "x" ? 0 : 1;
+} catch (const std::exception& e) {
+    std::cerr << "tour: " << e.what() << '\n';
+    return 1;
 }

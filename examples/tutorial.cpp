@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -80,7 +81,7 @@ void manager() {
 void config_from_text() {
     auto config = sqlpool::pool_config::parse(
         "database=app.db max_connections=8 connection_max_age=30m pragma.cache_size=-8000");
-    ::setenv("MYAPP_DATABASE", "env.db", 1);
+    ::setenv("MYAPP_DATABASE", "env.db", 1); // NOLINT(concurrency-mt-unsafe): one thread runs yet
     auto from_env = sqlpool::pool_config::from_env("MYAPP_"); // MYAPP_DATABASE, MYAPP_MAX_CONNECTIONS, ...
     std::cout << "config: " << config.to_string().substr(0, 40) << "... / " << from_env.database << '\n';
 }
@@ -102,7 +103,7 @@ void watching() {
 
 } // namespace
 
-int main() {
+int main() try {
     first_pool();
     runner();
     split();
@@ -110,4 +111,7 @@ int main() {
     config_from_text();
     watching();
     std::filesystem::remove_all(std::filesystem::temp_directory_path() / "sqlpool-tutorial");
+} catch (const std::exception& e) {
+    std::cerr << "tutorial: " << e.what() << '\n';
+    return 1;
 }

@@ -88,8 +88,10 @@ class basic_pool_core final : public detail::lease_owner {
     using slot_ptr = std::unique_ptr<detail::slot>;
     using steady = std::chrono::steady_clock;
 
-    // A thread blocked in acquire(). Lives on that thread's stack; linked into a FIFO queue.
-    struct waiter {
+    // A thread blocked in acquire(), linked into a FIFO queue. Shared, so that a releasing thread
+    // can wake it after unlocking the pool (the woken thread then finds the mutex free instead of
+    // blocking on it at once) without the waiter and its condition variable going away meanwhile.
+    struct waiter : std::enable_shared_from_this<waiter> {
         waiter* next = nullptr;
         waiter* prev = nullptr;
         condition_type wakeup;
@@ -167,7 +169,8 @@ public:
                     started = steady::now();
                     waited = true;
                 }
-                waiter self;
+                const auto owner = std::make_shared<waiter>();
+                waiter& self = *owner;
                 if (retrying)
                     enqueue_front(self); // keeps its place in line
                 else
@@ -229,8 +232,9 @@ public:
         lock_type lock(mutex_);
         if (reset) ++resets_;
         if (reason == retire_reason::unhealthy) ++failed_health_checks_;
+        std::shared_ptr<waiter> wake; // woken once the pool is unlocked
         if (reason == retire_reason::none && !closed_) {
-            put_back(lock, std::move(leased));
+            put_back(lock, std::move(leased), &wake);
         } else {
             if (closed_) reason = retire_reason::shutdown;
             closed_counts_.add(reason);
@@ -240,7 +244,9 @@ public:
             lock.lock();
             free_capacity(lock);
         }
-        finish_if_orphaned(lock);
+        finish_if_orphaned(lock); // may unlock and delete the pool: `wake` does not depend on it
+        if (lock.owns_lock()) lock.unlock();
+        if (wake) wake->wakeup.notify_one();
     }
 
     // Retires aged, idle (above min_connections), over-used and unhealthy idle connections, runs
@@ -417,13 +423,21 @@ private:
     // idle stack, waking the first waiter to take it: a thread already running may take it first,
     // which saves a context switch per release under contention (the woken waiter then queues
     // again at the head, so waiters still go in arrival order among themselves).
-    void put_back(lock_type&, slot_ptr s) noexcept {
+    // With `defer`, the waiter to wake is stored there for the caller to notify after unlocking;
+    // without, it is notified now, under the lock (the waiter cannot leave before we are done).
+    void put_back(lock_type&, slot_ptr s, std::shared_ptr<waiter>* defer = nullptr) noexcept {
+        const auto wake = [defer](waiter& w) noexcept {
+            if (defer != nullptr)
+                *defer = w.shared_from_this();
+            else
+                w.wakeup.notify_one();
+        };
         if constexpr (strict_fifo) {
             if (waiter* w = queue_head_) {
                 dequeue(*w);
                 w->handed = std::move(s);
                 w->done = true;
-                w->wakeup.notify_one(); // under the lock: the waiter cannot leave before we are done
+                wake(*w);
                 return;
             }
         }
@@ -432,7 +446,7 @@ private:
         if (waiter* w = queue_head_) {
             dequeue(*w);
             w->done = true;
-            w->wakeup.notify_one();
+            wake(*w);
         }
         if (closed_ && in_use_ == 0) drained_.notify_all();
     }

@@ -31,12 +31,12 @@ struct tally {
     std::atomic<std::uint64_t> other{0};
     std::atomic<std::uint64_t> started{0};
 
-    std::uint64_t done() const { return reads + writes + busy + timeouts + other; }
+    [[nodiscard]] std::uint64_t done() const { return reads + writes + busy + timeouts + other; }
 };
 
 std::string format_ns(std::chrono::nanoseconds ns) {
     char text[32];
-    const double value = static_cast<double>(ns.count());
+    const auto value = static_cast<double>(ns.count());
     if (value < 1e3)
         std::snprintf(text, sizeof text, "%.0fns", value);
     else if (value < 1e6)
@@ -148,6 +148,7 @@ int run(const load::options& o, const sqlpool::pool_config& config) {
     std::atomic<bool> stop{false};
     const auto started = steady::now();
     std::vector<std::thread> workers;
+    workers.reserve(o.threads);
     for (unsigned i = 0; i < o.threads; ++i)
         workers.emplace_back([&, i] { work(pool, o, t, stop, 0x5eed + i); });
 
@@ -182,13 +183,12 @@ int run(const load::options& o, const sqlpool::pool_config& config) {
     const auto ops_per_second = static_cast<std::uint64_t>(static_cast<double>(total) / secs);
 
     if (o.json) {
-        std::cout << "{\"database\":\"" << json_escape(o.database) << "\",\"threads\":" << o.threads
-                  << ",\"seconds\":" << secs << ",\"operations\":" << total
-                  << ",\"ops_per_second\":" << ops_per_second << ",\"reads\":" << t.reads
-                  << ",\"writes\":" << t.writes << ",\"errors\":{\"busy\":" << t.busy
-                  << ",\"timeouts\":" << t.timeouts << ",\"other\":" << t.other
-                  << "},\"consistent\":" << (consistent ? "true" : "false") << ",\"integrity\":\""
-                  << json_escape(integrity) << "\",\"pool\":" << sqlpool::to_json(stats, o.policy) << "}\n";
+        std::cout << R"({"database":")" << json_escape(o.database) << R"(","threads":)" << o.threads
+                  << R"(,"seconds":)" << secs << R"(,"operations":)" << total << R"(,"ops_per_second":)"
+                  << ops_per_second << R"(,"reads":)" << t.reads << R"(,"writes":)" << t.writes
+                  << R"(,"errors":{"busy":)" << t.busy << R"(,"timeouts":)" << t.timeouts << R"(,"other":)"
+                  << t.other << R"(},"consistent":)" << (consistent ? "true" : "false") << R"(,"integrity":")"
+                  << json_escape(integrity) << R"(","pool":)" << sqlpool::to_json(stats, o.policy) << "}\n";
     } else {
         std::cout << "operations     " << total << " in " << secs << " s = " << ops_per_second
                   << " ops/s  (reads " << t.reads << ", writes " << t.writes << ")\n"

@@ -118,6 +118,7 @@ inline double parse_ratio(std::string_view flag, std::string_view text) {
     }
     if (used == 0 || used != text.size())
         throw usage_error(std::string(flag) + ": '" + std::string(text) + "' is not a number");
+    // Written so that NaN fails too. NOLINTNEXTLINE(readability-simplify-boolean-expr)
     if (!(value >= 0.0 && value <= 1.0))
         throw usage_error(std::string(flag) + " is " + std::string(text) + ", must be within 0..1");
     return value;
