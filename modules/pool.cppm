@@ -156,6 +156,7 @@ public:
                 chosen = std::move(idle_.back());
                 idle_.pop_back();
                 ++in_use_;
+                if (retrying) wake_for_idle(nullptr); // more came back while this one was on its way
             } else if (total_ < config_.max_connections) {
                 ++total_;
                 ++in_use_;
@@ -190,6 +191,7 @@ public:
                 } else if (self.may_open) {
                     open_new = true;
                 } else {
+                    --woken_;
                     retrying = true;
                     continue;
                 }
@@ -426,29 +428,38 @@ private:
     // With `defer`, the waiter to wake is stored there for the caller to notify after unlocking;
     // without, it is notified now, under the lock (the waiter cannot leave before we are done).
     void put_back(lock_type&, slot_ptr s, std::shared_ptr<waiter>* defer = nullptr) noexcept {
-        const auto wake = [defer](waiter& w) noexcept {
-            if (defer != nullptr)
-                *defer = w.shared_from_this();
-            else
-                w.wakeup.notify_one();
-        };
         if constexpr (strict_fifo) {
             if (waiter* w = queue_head_) {
                 dequeue(*w);
                 w->handed = std::move(s);
                 w->done = true;
-                wake(*w);
+                if (defer != nullptr)
+                    *defer = w->shared_from_this();
+                else
+                    w->wakeup.notify_one();
                 return;
             }
         }
         idle_.push_back(std::move(s));
         --in_use_;
-        if (waiter* w = queue_head_) {
-            dequeue(*w);
-            w->done = true;
-            wake(*w);
-        }
+        wake_for_idle(defer);
         if (closed_ && in_use_ == 0) drained_.notify_all();
+    }
+
+    // Wakes the first waiter to take an idle connection, unless as many woken waiters are already
+    // on their way as there are idle connections: under contention a running thread usually
+    // takes the connection first, and waking one waiter per release would mostly buy futile
+    // context switches. The woken waiter wakes the next when it finds more than it needs.
+    void wake_for_idle(std::shared_ptr<waiter>* defer) noexcept {
+        waiter* w = queue_head_;
+        if (w == nullptr || woken_ >= idle_.size()) return;
+        dequeue(*w);
+        w->done = true;
+        ++woken_;
+        if (defer != nullptr && !*defer)
+            *defer = w->shared_from_this();
+        else
+            w->wakeup.notify_one();
     }
 
     // A reserved connection's capacity is free again: the first waiter may open a connection with
@@ -659,6 +670,7 @@ private:
     std::size_t total_ = 0;
     std::size_t in_use_ = 0;
     std::size_t waiting_ = 0;
+    std::size_t woken_ = 0; // waiters woken to take an idle connection, not yet back under the lock
     bool closed_ = false;
     bool orphaned_ = false;
 
