@@ -28,7 +28,7 @@ inline std::vector<std::string> config_differences(const pool_config& existing,
         for (const auto& field : config_fields()) fields[std::string(field.key)] = field.write(c);
         std::string pragmas;
         for (const auto& [name, value] : c.pragmas)
-            pragmas += (pragmas.empty() ? "" : ",") + name + "=" + value;
+            pragmas.append(pragmas.empty() ? "" : ",").append(name).append("=").append(value);
         fields["pragmas"] = "[" + pragmas + "]";
         std::string limits;
         for (const auto& [which, value] : c.limits)
@@ -42,8 +42,12 @@ inline std::vector<std::string> config_differences(const pool_config& existing,
     const auto b = field_map(requested);
     for (const auto& [key, value] : a)
         if (b.at(key) != value)
-            differences.push_back(key + " is " + value + " in the existing pool, " + b.at(key) +
-                                  " requested");
+            differences.push_back(std::string(key)
+                                      .append(" is ")
+                                      .append(value)
+                                      .append(" in the existing pool, ")
+                                      .append(b.at(key))
+                                      .append(" requested"));
     return differences;
 }
 
@@ -60,6 +64,8 @@ public:
     basic_pool_manager() = default;
     basic_pool_manager(const basic_pool_manager&) = delete;
     basic_pool_manager& operator=(const basic_pool_manager&) = delete;
+    basic_pool_manager(basic_pool_manager&&) = delete;
+    basic_pool_manager& operator=(basic_pool_manager&&) = delete;
     ~basic_pool_manager() { close_all(); }
 
     // The pool for config.database, created from `config` when there is none. A config that
@@ -151,7 +157,7 @@ private:
         try {
             if (auto p = pending.get()) p->close();
         } catch (...) {
-            // A pool whose creation failed has nothing to close.
+            // Deliberately ignored: a pool whose creation failed has nothing to close.
         }
     }
 

@@ -21,7 +21,7 @@ export namespace sqlpool {
 class timeout_error : public error {
 public:
     timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats)
-        : error(what), waited_(waited), stats_(std::move(stats)) {}
+        : error(what), waited_(waited), stats_(stats) {}
     [[nodiscard]] std::chrono::nanoseconds waited() const noexcept { return waited_; }
     [[nodiscard]] const pool_stats& stats() const noexcept { return stats_; }
 
@@ -172,10 +172,11 @@ public:
                 }
                 const auto owner = std::make_shared<waiter>();
                 waiter& self = *owner;
-                if (retrying)
+                if (retrying) {
                     enqueue_front(self); // keeps its place in line
-                else
+                } else {
                     enqueue(self);
+                }
                 const auto deadline = detail::deadline_after(started, timeout);
                 while (!self.done)
                     if (self.wakeup.wait_until(lock, deadline) == std::cv_status::timeout && !self.done)
@@ -206,8 +207,9 @@ public:
             if (open_new) return hand_out(open_reserved(true), wait);
             if (checkout_healthy(*chosen)) return hand_out(std::move(chosen), wait);
             // Unhealthy: close it and open a replacement with the same reserved capacity.
-            notify(
-                [&](pool_listener& l) { l.on_health_check_failed(chosen->info, check_point::on_checkout); });
+            notify([&](pool_listener& listener) {
+                listener.on_health_check_failed(chosen->info, check_point::on_checkout);
+            });
             retire_event(chosen->info, retire_reason::unhealthy);
             chosen.reset();
             {
@@ -221,7 +223,7 @@ public:
     }
 
     void give_back(slot_ptr leased) noexcept override {
-        notify([&](pool_listener& l) { l.on_release(leased->info); });
+        notify([&](pool_listener& listener) { listener.on_release(leased->info); });
         retire_reason reason = retire_reason::none;
         bool reset = false;
         try {
@@ -230,7 +232,9 @@ public:
             reason = retire_reason::broken;
         }
         if (reason == retire_reason::unhealthy)
-            notify([&](pool_listener& l) { l.on_health_check_failed(leased->info, check_point::on_return); });
+            notify([&](pool_listener& listener) {
+                listener.on_health_check_failed(leased->info, check_point::on_return);
+            });
         lock_type lock(mutex_);
         if (reset) ++resets_;
         if (reason == retire_reason::unhealthy) ++failed_health_checks_;
@@ -283,7 +287,9 @@ public:
         for (auto& s : checking) {
             s->info.last_checked_at = now;
             if (run_check(*s, check_point::periodic) == health_status::unhealthy) {
-                notify([&](pool_listener& l) { l.on_health_check_failed(s->info, check_point::periodic); });
+                notify([&](pool_listener& listener) {
+                    listener.on_health_check_failed(s->info, check_point::periodic);
+                });
                 failed.push_back(std::move(s));
             }
         }
@@ -337,7 +343,7 @@ public:
         closed_counts_.add(retire_reason::shutdown, closing.size());
         total_ -= closing.size();
         lock.unlock();
-        if (first_close) notify([](pool_listener& l) { l.on_close(); });
+        if (first_close) notify([](pool_listener& listener) { listener.on_close(); });
         for (auto& s : closing) retire_event(s->info, retire_reason::shutdown);
         closing.clear();
         keeper_.reset();
@@ -381,10 +387,10 @@ private:
         detail::notify(config_.listener.get(), listener_errors_, std::forward<Event>(event));
     }
     void retire_event(const connection_info& info, retire_reason reason) noexcept {
-        notify([&](pool_listener& l) { l.on_retire(info, reason); });
+        notify([&](pool_listener& listener) { listener.on_retire(info, reason); });
     }
     lease hand_out(slot_ptr s, std::chrono::nanoseconds wait) noexcept {
-        notify([&](pool_listener& l) { l.on_acquire(s->info, wait); });
+        notify([&](pool_listener& listener) { listener.on_acquire(s->info, wait); });
         return detail::make_lease(this, std::move(s));
     }
 
@@ -498,7 +504,7 @@ private:
                     std::string_view detail_text) {
         const pool_stats snapshot = stats_locked();
         lock.unlock();
-        notify([&](pool_listener& l) { l.on_timeout(waited); });
+        notify([&](pool_listener& listener) { listener.on_timeout(waited); });
         if (!throw_on_timeout) return {};
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
         throw timeout_error("no connection to '" + config_.database + "' within " + std::to_string(ms) +
@@ -542,7 +548,7 @@ private:
             if (leased) ++acquired_;
             s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
         }
-        notify([&](pool_listener& l) { l.on_connect(s->info); });
+        notify([&](pool_listener& listener) { listener.on_connect(s->info); });
         return s;
     }
 
@@ -564,6 +570,7 @@ private:
         try {
             status = health_.check(s.conn, s.info, point);
         } catch (...) {
+            // Deliberately ignored: a check that throws counts as unhealthy.
         }
         s.info.health = status;
         return status;
@@ -675,7 +682,7 @@ private:
     bool orphaned_ = false;
 
     std::mt19937_64 rng_;
-    steady::time_point next_open_attempt_{};
+    steady::time_point next_open_attempt_;
     std::chrono::milliseconds open_backoff_{};
 
     std::uint64_t acquired_ = 0;
@@ -737,6 +744,8 @@ public:
 
     basic_pool(const basic_pool&) = delete;
     basic_pool& operator=(const basic_pool&) = delete;
+    basic_pool(basic_pool&&) = delete;
+    basic_pool& operator=(basic_pool&&) = delete;
 
     // Closes the pool (waiting up to close_timeout for leases). Leases still out afterwards stay
     // valid; their connections close when they are returned.
@@ -775,6 +784,8 @@ public:
     // have appended the commit to the WAL before failing, and recovery can then make it visible
     // (https://sqlite.org/wal.html). Check for such a write before doing it again.
     template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return detail::run_transaction([&] { return acquire_writer(); }, core_->listener_sink(),
                                        Isolation::write_level, core_->config().transaction_timeout,
@@ -783,6 +794,8 @@ public:
 
     // Like write(), in a DEFERRED transaction on a reader connection: a consistent snapshot.
     template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return detail::run_transaction([&] { return acquire(); }, core_->listener_sink(),
                                        isolation_level::deferred, core_->config().transaction_timeout,
@@ -892,7 +905,8 @@ private:
             try {
                 maintain();
             } catch (...) {
-                // Maintenance failures are counted in stats (open_failures); the next round retries.
+                // Deliberately ignored: maintenance failures are counted in stats (open_failures);
+                // the next round retries.
             }
             lock.lock();
         }

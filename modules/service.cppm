@@ -86,10 +86,13 @@ public:
     }
     basic_database(const basic_database&) = delete;
     basic_database& operator=(const basic_database&) = delete;
+    basic_database(basic_database&&) = delete;
+    basic_database& operator=(basic_database&&) = delete;
     ~basic_database() {
         try {
             stop();
         } catch (...) {
+            // Deliberately ignored: a destructor must not throw; the pool still closes in its own.
         }
     }
 
@@ -136,11 +139,15 @@ public:
     }
 
     template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return running_pool("write").write(std::forward<F>(fn));
     }
 
     template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return running_pool("read").read(std::forward<F>(fn));
     }
@@ -234,7 +241,8 @@ private:
                 continue;
             }
             std::vector<std::string> columns;
-            for (auto [name] : conn->query<std::string>("SELECT name FROM pragma_table_info(?)", table.name))
+            for (const auto& [name] :
+                 conn->query<std::string>("SELECT name FROM pragma_table_info(?)", table.name))
                 columns.push_back(name);
             for (const auto& column : table.columns)
                 if (std::ranges::find(columns, column) == columns.end())

@@ -252,7 +252,7 @@ auto run_transaction(Acquire acquire, listener_sink sink, isolation_level level,
             counts.retried.fetch_add(1, std::memory_order_relaxed);
             if (sink.listener != nullptr)
                 notify(sink.listener, *sink.errors,
-                       [&](pool_listener& l) { l.on_busy_retry(attempt, busy); });
+                       [&](pool_listener& listener) { listener.on_busy_retry(attempt, busy); });
             std::uniform_int_distribution<std::int64_t> spread(pause.count() / 2, pause.count());
             std::this_thread::sleep_for(std::chrono::microseconds(spread(jitter)));
             pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(50));

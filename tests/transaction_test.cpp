@@ -335,6 +335,11 @@ race_result race(const std::string& path, Increment increment) {
     }
     auto config = config_for(path);
     config.max_connections = threads;
+    // Generous waits: what is checked is that no update is lost and no busy error surfaces, not
+    // how fast; on a loaded machine a writer can sit in SQLite's busy handler for seconds.
+    config.busy_timeout = 30s;
+    config.acquire_timeout = 60s;
+    config.transaction_timeout = 60s;
     sqlpool::pool pool{config};
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t)

@@ -28,11 +28,11 @@ struct max_age {
                                                                       const pool_config& config) {
         const auto max =
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.connection_max_age);
-        const double keep = 1.0 - config.max_age_jitter * info.age_jitter;
+        const double keep = 1.0 - (config.max_age_jitter * info.age_jitter);
         return std::chrono::duration_cast<std::chrono::steady_clock::duration>(max * keep);
     }
-    retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point now,
-                         const pool_config& config) const {
+    [[nodiscard]] retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point now,
+                                       const pool_config& config) const {
         return now - info.created_at >= lifetime(info, config) ? retire_reason::aged : retire_reason::none;
     }
 };
@@ -40,8 +40,8 @@ struct max_age {
 // Retires after Limit leases; Limit 0 takes config.max_uses (where 0 means unlimited).
 template <std::uint64_t Limit = 0>
 struct max_uses {
-    retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point,
-                         const pool_config& config) const {
+    [[nodiscard]] retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point,
+                                       const pool_config& config) const {
         const std::uint64_t limit = Limit != 0 ? Limit : config.max_uses;
         return limit != 0 && info.use_count >= limit ? retire_reason::uses : retire_reason::none;
     }
@@ -49,15 +49,15 @@ struct max_uses {
 
 // Retires a connection unused for config.idle_timeout.
 struct idle_timeout {
-    retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point now,
-                         const pool_config& config) const {
+    [[nodiscard]] retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point now,
+                                       const pool_config& config) const {
         return now - info.last_used_at >= config.idle_timeout ? retire_reason::idle : retire_reason::none;
     }
 };
 
 struct never {
-    retire_reason retire(const connection_info&, std::chrono::steady_clock::time_point,
-                         const pool_config&) const {
+    [[nodiscard]] retire_reason retire(const connection_info&, std::chrono::steady_clock::time_point,
+                                       const pool_config&) const {
         return retire_reason::none;
     }
 };
@@ -65,8 +65,8 @@ struct never {
 // The first policy that wants the connection retired decides.
 template <recycling_policy... Policies>
 struct any_of {
-    retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point now,
-                         const pool_config& config) const {
+    [[nodiscard]] retire_reason retire(const connection_info& info, std::chrono::steady_clock::time_point now,
+                                       const pool_config& config) const {
         retire_reason reason = retire_reason::none;
         std::apply(
             [&](const auto&... policy) {
