@@ -155,7 +155,7 @@ private:
 
     static void close_one(const std::shared_future<std::shared_ptr<Pool>>& pending) {
         try {
-            if (auto p = pending.get()) p->close();
+            if (const auto& p = pending.get()) p->close();
         } catch (...) {
             // Deliberately ignored: a pool whose creation failed has nothing to close.
         }
