@@ -199,10 +199,7 @@ public:
             }
             if (!open_new) ++acquired_; // a new connection counts once it opened
             const auto wait = waited ? steady::now() - started : std::chrono::nanoseconds::zero();
-            if (waited)
-                waits_.record(wait);
-            else
-                waits_.record_zero();
+            waits_.record(wait);
             lock.unlock();
             if (open_new) return hand_out(open_reserved(true), wait);
             if (checkout_healthy(*chosen)) return hand_out(std::move(chosen), wait);
@@ -439,10 +436,7 @@ private:
                 dequeue(*w);
                 w->handed = std::move(s);
                 w->done = true;
-                if (defer != nullptr)
-                    *defer = w->shared_from_this();
-                else
-                    w->wakeup.notify_one();
+                wake(*w, defer);
                 return;
             }
         }
@@ -462,10 +456,15 @@ private:
         dequeue(*w);
         w->done = true;
         ++woken_;
+        wake(*w, defer);
+    }
+
+    // Stores `w` in `defer` for the caller to notify after unlocking, or notifies it now.
+    static void wake(waiter& w, std::shared_ptr<waiter>* defer) noexcept {
         if (defer != nullptr && !*defer)
-            *defer = w->shared_from_this();
+            *defer = w.shared_from_this();
         else
-            w->wakeup.notify_one();
+            w.wakeup.notify_one();
     }
 
     // A reserved connection's capacity is free again: the first waiter may open a connection with
@@ -533,9 +532,9 @@ private:
         const auto now = clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
         s->info.health = health_status::healthy;
-        const std::string file = s->conn.filename();
+        const char* file = s->conn.filename();
         struct stat st{};
-        if (!file.empty() && ::stat(file.c_str(), &st) == 0) {
+        if (*file != '\0' && ::stat(file, &st) == 0) {
             s->info.file_device = static_cast<std::uint64_t>(st.st_dev);
             s->info.file_inode = static_cast<std::uint64_t>(st.st_ino);
         }

@@ -80,11 +80,12 @@ namespace sqlpool::detail {
 // (12.5 % resolution). Fixed size, no allocation; the pool updates it under its lock.
 class wait_histogram {
 public:
-    void record_zero() noexcept {
-        ++counts_[0];
-        ++count_;
-    }
     void record(std::chrono::nanoseconds wait) noexcept {
+        if (wait.count() <= 0) { // the common case, an acquire that did not wait
+            ++counts_[0];
+            ++count_;
+            return;
+        }
         const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0));
         ++counts_[index(ns)];
         ++count_;

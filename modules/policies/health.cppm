@@ -66,8 +66,8 @@ struct file_identity {
         if (info.file_inode == 0) return health_status::unknown; // in-memory: nothing to compare
         struct stat now_st{};
         try {
-            const std::string name = conn.filename();
-            if (name.empty() || ::stat(name.c_str(), &now_st) != 0) return health_status::unhealthy;
+            const char* name = conn.filename();
+            if (*name == '\0' || ::stat(name, &now_st) != 0) return health_status::unhealthy;
         } catch (...) {
             return health_status::unhealthy;
         }

@@ -197,8 +197,9 @@ public:
         core_->handle_escaped();
         return core_->db();
     }
-    // The main database's file name as SQLite resolved it; empty for in-memory databases.
-    [[nodiscard]] std::string filename() const;
+    // The main database's file name as SQLite resolved it ("" for in-memory databases); valid
+    // while the connection is open.
+    [[nodiscard]] const char* filename() const;
 
 private:
     template <bindable... Args>
@@ -604,9 +605,9 @@ std::int64_t connection::last_insert_rowid() const {
 bool connection::in_transaction() const {
     return sqlite3_get_autocommit(core().db()) == 0;
 }
-std::string connection::filename() const {
+const char* connection::filename() const {
     const char* name = sqlite3_db_filename(core().db(), "main");
-    return name != nullptr ? std::string(name) : std::string();
+    return name != nullptr ? name : "";
 }
 
 bool connection::read_only() const {
