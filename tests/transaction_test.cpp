@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -427,11 +429,16 @@ BOOST_AUTO_TEST_CASE(readers_are_query_only) {
     BOOST_TEST(reader->query_value<std::int64_t>("SELECT count(*) FROM t") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(writers_never_see_busy_and_readers_are_not_blocked) {
+// Every write() runs on the one writer connection, in turn, and none fails. busy_timeout is 0 so that nothing
+// hides in SQLite's busy handler; a BEGIN IMMEDIATE can still meet SQLITE_BUSY for an instant when a reader
+// catches the WAL-index header mid-update and takes the write lock to re-read it (wal.c, walIndexReadHdr).
+// The runner retries that, so no write() fails; counting busy_seen here would count SQLite's scheduling, not
+// the pool.
+BOOST_AUTO_TEST_CASE(writers_take_turns_never_fail_and_readers_are_not_blocked) {
     sqlpool_test::scratch_dir dir{"split"};
     auto config = config_for(dir.file("s.db"));
     config.max_connections = 9;
-    config.busy_timeout = 0ms; // any lock contention between writers would surface at once
+    config.busy_timeout = 0ms;
     config.acquire_timeout = 10s;
     config.transaction_timeout = 30s;
     split_pool pool{config};
@@ -444,12 +451,20 @@ BOOST_AUTO_TEST_CASE(writers_never_see_busy_and_readers_are_not_blocked) {
     std::atomic<std::uint64_t> acknowledged{0};
     std::atomic<std::uint64_t> reads{0};
     std::atomic<std::uint64_t> errors{0};
+    std::mutex writer_connections_mutex;
+    std::set<const sqlpool::connection*> writer_connections;
     std::vector<std::thread> threads;
     for (int w = 0; w < writers; ++w)
         threads.emplace_back([&, w] {
             for (int i = 0; i < per_thread; ++i) {
                 try {
-                    pool.write([&](sqlpool::connection& c) { c.exec("INSERT INTO t(writer) VALUES(?)", w); });
+                    pool.write([&](sqlpool::connection& c) {
+                        {
+                            const std::scoped_lock lock{writer_connections_mutex};
+                            writer_connections.insert(&c);
+                        }
+                        c.exec("INSERT INTO t(writer) VALUES(?)", w);
+                    });
                     ++acknowledged;
                 } catch (const std::exception&) {
                     ++errors;
@@ -472,7 +487,8 @@ BOOST_AUTO_TEST_CASE(writers_never_see_busy_and_readers_are_not_blocked) {
     for (auto& t : threads) t.join();
     const auto s = pool.stats();
     BOOST_TEST(errors == 0u);
-    BOOST_TEST(s.transactions.busy_seen == 0u);
+    BOOST_TEST(writer_connections.size() == 1u);
+    BOOST_TEST(s.transactions.busy_surfaced == 0u);
     BOOST_TEST(acknowledged == static_cast<std::uint64_t>(writers * per_thread));
     BOOST_TEST(reads == static_cast<std::uint64_t>(readers * per_thread));
     BOOST_TEST(pool.read([](sqlpool::connection& c) {

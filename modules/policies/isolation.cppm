@@ -42,8 +42,11 @@ export namespace sqlpool::isolation {
 
 // One writer connection, handed to write() callers first come, first served, and reader
 // connections opened with PRAGMA query_only for read() and acquire(). Inside one process writers
-// never contend, so write() never meets SQLITE_BUSY from its own pool; in WAL mode readers are
-// never blocked by the writer. Readers get max(1, max_connections - 1) connections.
+// never contend with each other, so write() never surfaces SQLITE_BUSY caused by its own pool; in
+// WAL mode readers are never blocked by the writer. A reader can hold the write lock for an
+// instant, when it catches the WAL-index header mid-update and re-reads it under that lock
+// (SQLite's wal.c); the busy handler absorbs that, or the runner retries it when busy_timeout is 0.
+// Readers get max(1, max_connections - 1) connections.
 struct read_write_split {
     static constexpr isolation_level default_level = isolation_level::deferred;
     static constexpr isolation_level write_level = isolation_level::immediate;
