@@ -4,7 +4,8 @@
 //   - the statement cache: query_value on a cached point SELECT against the same call with
 //     statement_cache_size 0 (prepared every time), and a raw sqlite3_stmt prepared once (the floor);
 //   - reset on return: a lease that leaves a read transaction open (the pool rolls it back) against
-//     one that commits it itself, and one that does nothing.
+//     one that commits it itself, and one that does nothing;
+//   - the event listener: acquire + release without a listener and with one that does nothing.
 //
 // What is not measured is switched off: pools here use health::no_check and recycling::never unless
 // the name says otherwise, and .background_maintenance = false, so that a benchmark of a locking
@@ -144,6 +145,38 @@ BENCHMARK(BM_acquire_release_single_thread)
     ->Threads(1)
     ->UseRealTime();
 BENCHMARK(BM_acquire_release_default)->Apply(contended);
+
+// ---- the event listener -----------------------------------------------------------------------
+// sqlpool::pool at 1 thread with 4 connections, without a listener and with one that overrides
+// nothing (each event is then a virtual call to an empty function). The first row is what every
+// pool without a listener pays: docs/benchmarks.md compares it with a build whose notify() is
+// compiled out, to show that an unset listener costs nothing measurable.
+
+struct silent_listener final : sqlpool::pool_listener {};
+
+template <bool Listening>
+void listener_acquire_release(benchmark::State& state) {
+    static const std::unique_ptr<sqlpool::pool> pool = [] {
+        auto config = bench_config(4);
+        if constexpr (Listening) config.listener = std::make_shared<silent_listener>();
+        return std::make_unique<sqlpool::pool>(config);
+    }();
+    for (auto _ : state) {
+        auto lease = pool->acquire();
+        benchmark::DoNotOptimize(lease);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void BM_listener_unset(benchmark::State& state) {
+    listener_acquire_release<false>(state);
+}
+void BM_listener_silent(benchmark::State& state) {
+    listener_acquire_release<true>(state);
+}
+
+BENCHMARK(BM_listener_unset)->UseRealTime();
+BENCHMARK(BM_listener_silent)->UseRealTime();
 
 // ---- the statement cache ----------------------------------------------------------------------
 

@@ -37,15 +37,24 @@ protected:
 
 namespace sqlpool::detail {
 
-// Delivers one event to an optional listener, swallowing (and counting) what it throws.
+// Delivers one event to a listener, swallowing (and counting) what it throws. Out of line, so that
+// the exception handling stays out of the pool's hot functions, which without a listener pay only
+// notify()'s null check (docs/benchmarks.md measures what that costs).
 template <class Event>
-void notify(pool_listener* listener, std::atomic<std::uint64_t>& errors, Event&& event) noexcept {
-    if (listener == nullptr) return;
+[[gnu::noinline]] void deliver(pool_listener& listener, std::atomic<std::uint64_t>& errors,
+                               Event& event) noexcept {
     try {
-        std::forward<Event>(event)(*listener);
+        event(listener);
     } catch (...) {
         errors.fetch_add(1, std::memory_order_relaxed);
     }
+}
+
+// Delivers one event to an optional listener; without one, the cost is this null check.
+template <class Event>
+void notify(pool_listener* listener, std::atomic<std::uint64_t>& errors, Event&& event) noexcept {
+    if (listener != nullptr) [[unlikely]]
+        deliver(*listener, errors, event);
 }
 
 } // namespace sqlpool::detail
