@@ -42,7 +42,7 @@ namespace sqlpool::detail {
 // notify()'s null check (docs/benchmarks.md measures what that costs).
 template <class Event>
 [[gnu::noinline]] void deliver(pool_listener& listener, std::atomic<std::uint64_t>& errors,
-                               Event& event) noexcept {
+                               const Event& event) noexcept {
     try {
         event(listener);
     } catch (...) {
@@ -52,7 +52,7 @@ template <class Event>
 
 // Delivers one event to an optional listener; without one, the cost is this null check.
 template <class Event>
-void notify(pool_listener* listener, std::atomic<std::uint64_t>& errors, Event&& event) noexcept {
+void notify(pool_listener* listener, std::atomic<std::uint64_t>& errors, const Event& event) noexcept {
     if (listener != nullptr) [[unlikely]]
         deliver(*listener, errors, event);
 }

@@ -382,8 +382,8 @@ private:
     bool queue_empty() const noexcept { return queue_head_ == nullptr; }
 
     template <class Event>
-    void notify(Event&& event) noexcept {
-        detail::notify(config_.listener.get(), listener_errors_, std::forward<Event>(event));
+    void notify(const Event& event) noexcept {
+        detail::notify(config_.listener.get(), listener_errors_, event);
     }
     void retire_event(const connection_info& info, retire_reason reason) noexcept {
         notify([&](pool_listener& listener) { listener.on_retire(info, reason); });
