@@ -54,9 +54,9 @@ constexpr std::size_t max_steps = 4096;
 
 // What the model knows about one open connection, keyed by connection_info::id.
 struct conn_model {
-    time_point created{};
-    time_point last_used{};
-    time_point last_checked{};
+    time_point created;
+    time_point last_used;
+    time_point last_checked;
     std::uint64_t uses = 0;
 };
 
@@ -309,6 +309,7 @@ constexpr std::array<int, 7> broken_codes{SQLITE_IOERR, SQLITE_CORRUPT,  SQLITE_
 class driver {
 public:
     explicit driver(FuzzedDataProvider& in) : in_(in), ctl_(std::make_shared<control>()) {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread of the run exists
         ctl_->trace = std::getenv("POOL_OPS_TRACE") != nullptr;
     }
 
@@ -396,6 +397,8 @@ private:
         return true;
     }
 
+    // One decoded command: a long switch over every operation, easier to check against the
+    // command list at the top than split up. NOLINTNEXTLINE(readability-function-size)
     void one_step() {
         const auto which =
             static_cast<op>(in_.ConsumeIntegralInRange<unsigned>(0, static_cast<unsigned>(op::count) - 1));
@@ -586,8 +589,8 @@ private:
     // Gives c's connection back through `give_back` and checks what became of it: reset or not,
     // kept or retired for the one reason that applies.
     template <class GiveBack>
-    void returned(client& c, GiveBack&& give_back) {
-        sqlpool::connection& conn = c.lease->get();
+    void returned(client& c, const GiveBack& give_back) {
+        const sqlpool::connection& conn = c.lease->get();
         const sqlpool::connection_info info = c.lease->info();
         // Retired as broken: marked broken, or left session state the pool cannot restore (a
         // setting it does not configure, temporary schema, an attached database).
@@ -703,7 +706,8 @@ private:
             }
             }
         } catch (const sqlpool::error&) {
-            // Busy, no such table, nested transaction ...: the borrower's problem, not the pool's.
+            // Deliberately ignored: busy, no such table, nested transaction ... are the
+            // borrower's problem, not the pool's.
         }
         FUZZ_CHECK(conn.broken_code() == 0 || ctl_->marked.contains(c.lease->info().id));
     }
@@ -720,6 +724,7 @@ private:
         try {
             (*c.lease)->exec(begins.at(kind));
         } catch (const sqlpool::error&) {
+            // Deliberately ignored: a nested BEGIN fails, and leaving the lease as it is is the point.
         }
     }
 
@@ -804,8 +809,9 @@ private:
         } catch (const injected_body_failure&) {
             FUZZ_CHECK(kind == 2);
         } catch (const injected_open_failure&) {
+            // Deliberately ignored: the fault this command injected; the stats checks cover it.
         } catch (const sqlpool::error&) {
-            // no such table t, ...
+            // Deliberately ignored: no such table t, ...
         }
         if (committed) ++committed_;
         acquired_ += ctl_->acquire_events - acquires_before;
@@ -949,7 +955,7 @@ private:
     std::uint64_t rolled_back_max_ = 0;
     sqlpool::pool_stats last_{};
     std::chrono::milliseconds backoff_{};
-    time_point next_open_attempt_{};
+    time_point next_open_attempt_;
 };
 
 } // namespace

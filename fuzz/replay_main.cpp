@@ -39,6 +39,7 @@ bool read_file(const std::filesystem::path& path, std::vector<std::uint8_t>& byt
 }
 
 unsigned replay_timeout() {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): the replay driver is single-threaded
     if (const char* text = std::getenv("SQLPOOL_REPLAY_TIMEOUT")) {
         const long seconds = std::strtol(text, nullptr, 10);
         if (seconds > 0 && seconds < 86'400) return static_cast<unsigned>(seconds);
@@ -60,7 +61,7 @@ bool crashes(const std::vector<std::uint8_t>& bytes, unsigned timeout) {
     const pid_t child = ::fork();
     if (child < 0) {
         std::perror("replay: fork");
-        std::exit(1);
+        std::exit(1); // NOLINT(concurrency-mt-unsafe): the replay driver is single-threaded
     }
     if (child == 0) {
         ::alarm(timeout);
@@ -71,7 +72,7 @@ bool crashes(const std::vector<std::uint8_t>& bytes, unsigned timeout) {
     int status = 0;
     if (::waitpid(child, &status, 0) != child) {
         std::perror("replay: waitpid");
-        std::exit(1);
+        std::exit(1); // NOLINT(concurrency-mt-unsafe): the replay driver is single-threaded
     }
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
         std::fprintf(stderr, "replay: hung for %u s (a hang is not the expected crash)\n", timeout);
@@ -110,7 +111,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "replay: cannot list %s: %s\n", argv[i], ec.message().c_str());
                 return 1;
             }
-            std::sort(found.begin(), found.end());
+            std::ranges::sort(found);
             inputs.insert(inputs.end(), found.begin(), found.end());
         } else if (std::filesystem::is_regular_file(arg, ec)) {
             inputs.push_back(arg);

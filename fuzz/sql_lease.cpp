@@ -185,11 +185,16 @@ void empty_temp_schema(sqlpool::connection& conn) {
              "ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid"))
         objects.emplace_back(type, name);
     for (const auto& [type, name] : objects) {
-        const char* kind = type == "trigger" ? "TRIGGER" : type == "view" ? "VIEW" : "TABLE";
+        const char* kind = "TABLE";
+        if (type == "trigger")
+            kind = "TRIGGER";
+        else if (type == "view")
+            kind = "VIEW";
         try {
             conn.exec(std::string("DROP ") + kind + " IF EXISTS temp." + quoted(name));
         } catch (const sqlpool::error&) {
-            // A shadow table goes with its virtual table; anything left is counted below.
+            // Deliberately ignored: a shadow table goes with its virtual table; anything left is
+            // counted below.
         }
     }
 }
@@ -234,7 +239,8 @@ public:
             try {
                 (*lease)->exec(sql);
             } catch (const sqlpool::error&) {
-                // Syntax errors, constraint failures, interrupts, out of memory ...
+                // Deliberately ignored: syntax errors, constraint failures, interrupts, out of
+                // memory ... are what arbitrary SQL does; the checks after it are the point.
             }
             sqlite3_hard_heap_limit64(0);
             sqlite3_soft_heap_limit64(0);
@@ -288,6 +294,8 @@ public:
 
     fixture(const fixture&) = delete;
     fixture& operator=(const fixture&) = delete;
+    fixture(fixture&&) = delete;
+    fixture& operator=(fixture&&) = delete;
 
 private:
     std::optional<sqlpool::pool> pool_;
