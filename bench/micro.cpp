@@ -5,7 +5,8 @@
 //     statement_cache_size 0 (prepared every time), and a raw sqlite3_stmt prepared once (the floor);
 //   - reset on return: a lease that leaves a read transaction open (the pool rolls it back) against
 //     one that commits it itself, and one that does nothing;
-//   - the event listener: acquire + release without a listener and with one that does nothing.
+//   - the event listener: acquire + release without a listener and with one that does nothing;
+//   - a write(): one row updated and committed.
 //
 // What is not measured is switched off: pools here use health::no_check and recycling::never unless
 // the name says otherwise, and .background_maintenance = false, so that a benchmark of a locking
@@ -269,6 +270,21 @@ void BM_reset_transaction_left_open(benchmark::State& state) {
 BENCHMARK(BM_reset_nothing_to_reset);
 BENCHMARK(BM_reset_transaction_committed);
 BENCHMARK(BM_reset_transaction_left_open);
+
+// ---- a write transaction ----------------------------------------------------------------------
+// write() updating one row, WAL and synchronous=NORMAL: what a commit costs, including the checks
+// that the database file was not moved (the commit hook's and the one after COMMIT).
+
+void BM_write_one_row(benchmark::State& state) {
+    auto& pool = shared_pool<reset_pool>(1);
+    key_stream keys(0);
+    for (auto _ : state) {
+        pool.write([&](sqlpool::connection& c) { c.exec("UPDATE kv SET v = v WHERE id = ?", keys.next()); });
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_write_one_row);
 
 } // namespace
 

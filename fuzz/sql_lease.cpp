@@ -9,6 +9,12 @@
 // must afterwards hand out clean connections: not in a transaction, no busy statements,
 // `SELECT 1` works, every configured setting back at its configured value.
 //
+// The next borrower of the connection the SQL ran on must see a fresh connection (issue 11): no
+// temporary table, view, index or trigger (however spelled: TEMP, `temp.` qualified, a temporary
+// trigger on a main table), the default isolation, every setting as configured, and a committed
+// write to the probe table (created before every input) that stays and that another connection
+// reads. Only then does the harness clean up.
+//
 // Between inputs the shared database and each connection's temp schema are emptied, so that an
 // input's outcome does not depend on the inputs before it. Pragmas that change process-wide state
 // (heap limits, temp directories) or per-connection state nothing resets (locking_mode,
@@ -157,6 +163,13 @@ void expect_clean(sqlpool::lease& lease, bool settings = true) {
     FUZZ_CHECK(!conn.settings_changed());
     FUZZ_CHECK(!conn.session_tainted());
     FUZZ_CHECK(read_int(conn, "SELECT 1") == 1);
+    FUZZ_CHECK(conn.default_isolation() == sqlpool::isolation_level::deferred);
+    const std::int64_t temp_objects = read_int(conn, "SELECT count(*) FROM temp.sqlite_schema");
+    if (temp_objects != 0)
+        std::fprintf(stderr,
+                     "sql_lease: %lld temporary object(s) reached the next borrower of connection %llu\n",
+                     static_cast<long long>(temp_objects), static_cast<unsigned long long>(lease.info().id));
+    FUZZ_CHECK(temp_objects == 0);
     if (!settings) return;
     const auto expect = [&](const char* name, std::int64_t want) {
         const std::int64_t got = read_int(conn, std::string("PRAGMA ") + name);
@@ -199,6 +212,32 @@ void empty_temp_schema(sqlpool::connection& conn) {
     }
 }
 
+constexpr const char* probe_table = "CREATE TABLE sqlpool_probe(n INTEGER)";
+
+// The probe table as the harness made it, and no permanent trigger anywhere: then a committed
+// insert must stay. (A permanent trigger or a changed probe table is shared schema the SQL was
+// free to create, not session state.)
+bool probe_untouched(sqlpool::connection& conn) {
+    return read_int(conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0 &&
+           read_int(conn, std::string("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlpool_probe' AND "
+                                      "sql = '") +
+                              probe_table + "'") == 1;
+}
+
+// The next borrower commits a row; the other connection must read it.
+void expect_write_stays(sqlpool::connection& next, sqlpool::connection& other) {
+    if (!probe_untouched(next)) return;
+    const std::int64_t before = read_int(other, "SELECT count(*) FROM sqlpool_probe");
+    next.exec("BEGIN IMMEDIATE");
+    next.exec("INSERT INTO sqlpool_probe(n) VALUES (1)");
+    next.exec("COMMIT");
+    const std::int64_t after = read_int(other, "SELECT count(*) FROM sqlpool_probe");
+    if (after != before + 1)
+        std::fprintf(stderr, "sql_lease: a committed insert did not stay: %lld rows before, %lld after\n",
+                     static_cast<long long>(before), static_cast<long long>(after));
+    FUZZ_CHECK(after == before + 1);
+}
+
 // Empties the shared database (SQLITE_DBCONFIG_RESET_DATABASE + VACUUM) through `lease`.
 bool reset_database(sqlpool::lease& lease) {
     sqlite3* db = lease->native_handle();
@@ -231,6 +270,7 @@ public:
             auto lease = pool.try_acquire();
             FUZZ_CHECK(lease.has_value());
             expect_clean(*lease, false); // the settings were checked at the end of the last input
+            (*lease)->exec(probe_table);
             sqlite3* db = (*lease)->native_handle();
             progress_state progress;
             sqlite3_progress_handler(db, progress_interval, &on_progress, &progress);
@@ -265,6 +305,7 @@ public:
                 FUZZ_CHECK(first->info().id != *broken_id && second->info().id != *broken_id);
             expect_clean(*first);
             expect_clean(*second);
+            expect_write_stays(**first, **second);
             FUZZ_CHECK(!pool.try_acquire().has_value()); // max_connections = 2
 
             // Put the database back to empty, so that the next input starts where this one did.

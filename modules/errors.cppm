@@ -44,6 +44,16 @@ public:
     using sqlite_error::sqlite_error;
 };
 
+// The database file was deleted or replaced (by a rename, say) while a connection had it open:
+// what the call wrote is not in the file at the path, so the call failed instead of being
+// acknowledged. extended_code() is SQLITE_READONLY_DBMOVED. The connection is retired; write() and
+// read() run the call again on a connection to the file now at the path.
+class database_moved_error : public sqlite_error {
+public:
+    database_moved_error(std::string message, std::string sql)
+        : sqlite_error(SQLITE_READONLY_DBMOVED, std::move(message), std::move(sql)) {}
+};
+
 // The caller used the API wrongly: a column read as the wrong type, a bind index out of range, a
 // moved-from object used. Retrying does not help; the calling code must change.
 class misuse_error : public error {

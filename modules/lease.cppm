@@ -12,6 +12,7 @@ namespace sqlpool::detail {
 // One pooled connection and what the pool knows about it. Owned by the pool while idle and by a
 // lease while leased.
 struct slot {
+    std::shared_ptr<const int> generation; // first, so released last: after the connection closed
     connection conn;
     connection_info info;
 };

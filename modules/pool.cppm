@@ -9,6 +9,7 @@ import :connection_info;
 import :stats;
 import :events;
 import :lease;
+import :file_generation;
 import :locking;
 import :health;
 import :recycling;
@@ -237,6 +238,10 @@ public:
         lock_type lock(mutex_);
         if (reset) ++resets_;
         if (reason == retire_reason::unhealthy) ++failed_health_checks_;
+        if (leased->conn.broken_code() == SQLITE_READONLY_DBMOVED && files_.is_current(leased->generation))
+            [[unlikely]]
+            end_file_generation(lock);
+        if (!files_.is_current(leased->generation)) reason = retire_reason::broken;
         std::shared_ptr<waiter> wake; // woken once the pool is unlocked
         if (reason == retire_reason::none && !closed_) {
             put_back(lock, std::move(leased), &wake);
@@ -496,6 +501,44 @@ private:
         for (std::size_t i = 0; i < count; ++i) free_capacity(lock);
     }
 
+    // The database file was deleted or replaced: every connection opened so far has the old file
+    // open. Idle ones close now, leased ones when they come back (see file_generation).
+    void end_file_generation(lock_type& lock) {
+        files_.end();
+        std::vector<slot_ptr> stale;
+        for (auto it = idle_.begin(); it != idle_.end();) {
+            if (files_.is_current((*it)->generation)) {
+                ++it;
+                continue;
+            }
+            stale.push_back(std::move(*it));
+            it = idle_.erase(it);
+            ++in_use_;
+        }
+        if (!stale.empty()) close_slots(lock, std::move(stale), retire_reason::broken);
+    }
+
+    // Before a connection opens: when the file at the path is another than the current
+    // generation's, ends that generation, then waits (up to acquire_timeout) until every
+    // connection to the old file has closed. Returns the token for the new connection.
+    std::shared_ptr<const int> file_generation_for_open() {
+        const detail::file_key at_path = files_.key_at_path();
+        const auto deadline = detail::deadline_after(steady::now(), config_.acquire_timeout);
+        lock_type lock(mutex_);
+        if (files_.changed(at_path)) end_file_generation(lock);
+        while (!files_.ended_closed()) {
+            if (steady::now() >= deadline)
+                throw database_moved_error("the database file '" + config_.database +
+                                               "' was deleted or replaced, and leases on the old file "
+                                               "were still out after acquire_timeout: return them first",
+                                           "");
+            lock.unlock();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1)); // rare: only after a move
+            lock.lock();
+        }
+        return files_.current();
+    }
+
     void finish_if_orphaned(lock_type& lock) noexcept {
         if (!orphaned_ || in_use_ != 0) return;
         lock.unlock();
@@ -531,7 +574,9 @@ private:
 
     // Opens and registers a connection; `leased` counts it as acquired.
     slot_ptr open_slot(bool leased = false) {
-        auto s = std::make_unique<detail::slot>(detail::slot{connection(options_), {}});
+        auto generation = file_generation_for_open();
+        auto s =
+            std::make_unique<detail::slot>(detail::slot{std::move(generation), connection(options_), {}});
         const auto now = clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
         s->info.health = health_status::healthy;
@@ -544,8 +589,10 @@ private:
         s->conn.set_default_isolation(Isolation::default_level);
         if (config_.on_connect) config_.on_connect(s->conn);
         s->conn.accept_session_state(); // what on_connect set up is the configured session
+        const detail::file_key opened{s->info.file_device, s->info.file_inode};
         {
             lock_type lock(mutex_);
+            if (files_.is_current(s->generation)) files_.opened(file, opened);
             s->info.id = ++created_;
             if (leased) ++acquired_;
             s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
@@ -594,6 +641,7 @@ private:
         // Session state a borrower left that the pool cannot restore (a setting it did not
         // configure, temporary schema, an attached database): the next borrower gets a fresh one.
         if (conn.session_tainted()) return retire_reason::broken;
+        conn.set_default_isolation(Isolation::default_level); // set_default_isolation() is per lease
         if (conn.settings_changed()) {
             reset = true;
             conn.restore_settings();
@@ -670,6 +718,7 @@ private:
     [[no_unique_address]] Clock clock_;
     open_options options_;
     std::optional<connection> keeper_;
+    detail::file_generation files_; // under mutex_
 
     mutable mutex_type mutex_;
     condition_type drained_;

@@ -196,66 +196,84 @@ struct transaction_counters {
     std::atomic<std::uint64_t> busy_surfaced{0};
 };
 
-// Runs fn(connection&) inside a transaction on a connection from `acquire`, and commits. On
-// busy_error it rolls back, waits a jittered, growing pause and runs fn again, until `timeout`
-// has passed; then the busy_error reaches the caller, saying how often and how long it tried.
-// Any other exception rolls back and propagates unchanged. fn may therefore run more than once.
 // Where the runner reports busy retries: the pool's listener, if any, and its error count.
 struct listener_sink {
     pool_listener* listener = nullptr;
     std::atomic<std::uint64_t>* errors = nullptr;
 };
 
+// One attempt: fn in a transaction on a freshly acquired connection, committed.
+template <class Acquire, class F>
+auto run_once(Acquire& acquire, isolation_level level, transaction_counters& counts, F& fn)
+    -> std::invoke_result_t<F&, connection&> {
+    auto lease = acquire();
+    transaction tx = lease->begin(level);
+    try {
+        if constexpr (std::is_void_v<std::invoke_result_t<F&, connection&>>) {
+            fn(*lease);
+            tx.commit();
+            counts.committed.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            auto result = fn(*lease);
+            tx.commit();
+            counts.committed.fetch_add(1, std::memory_order_relaxed);
+            return result;
+        }
+    } catch (...) {
+        counts.rolled_back.fetch_add(1, std::memory_order_relaxed);
+        throw; // tx's destructor rolls back
+    }
+}
+
+// The pause before retrying after SQLITE_BUSY: jittered, doubling up to 50 ms. Throws the final
+// busy_error, saying how often and how long it tried, when the deadline would pass.
+inline void pause_after_busy(const busy_error& busy, std::uint64_t attempt, std::chrono::microseconds& pause,
+                             std::chrono::steady_clock::time_point started,
+                             std::chrono::steady_clock::time_point deadline, listener_sink sink,
+                             transaction_counters& counts) {
+    thread_local std::minstd_rand jitter{std::random_device{}()};
+    counts.busy_seen.fetch_add(1, std::memory_order_relaxed);
+    const auto now = std::chrono::steady_clock::now();
+    if (now + pause >= deadline) {
+        counts.busy_surfaced.fetch_add(1, std::memory_order_relaxed);
+        const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+        throw busy_error(busy.extended_code(),
+                         "gave up after " + std::to_string(attempt) + " attempt(s) in " +
+                             std::to_string(spent.count()) + "ms: " + busy.sqlite_message(),
+                         busy.sql());
+    }
+    counts.retried.fetch_add(1, std::memory_order_relaxed);
+    if (sink.listener != nullptr)
+        notify(sink.listener, *sink.errors,
+               [&](pool_listener& listener) { listener.on_busy_retry(attempt, busy); });
+    std::uniform_int_distribution<std::int64_t> spread(pause.count() / 2, pause.count());
+    std::this_thread::sleep_for(std::chrono::microseconds(spread(jitter)));
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(50));
+}
+
+// Runs fn(connection&) inside a transaction on a connection from `acquire`, and commits. On
+// busy_error it rolls back, waits a jittered, growing pause and runs fn again, until `timeout`
+// has passed; then the busy_error reaches the caller. On database_moved_error (the file was
+// deleted or replaced: nothing of this attempt is in the file at the path) it runs fn again at
+// once on another connection, which the pool opens on the file now at the path. Any other
+// exception rolls back and propagates unchanged. fn may therefore run more than once.
 template <class Acquire, class F>
 auto run_transaction(Acquire acquire, listener_sink sink, isolation_level level,
                      std::chrono::milliseconds timeout, transaction_counters& counts, F& fn)
     -> std::invoke_result_t<F&, connection&> {
-    using result_type = std::invoke_result_t<F&, connection&>;
-    using steady = std::chrono::steady_clock;
-    const auto started = steady::now();
+    const auto started = std::chrono::steady_clock::now();
     // Capped at a century, so that milliseconds::max() means "no deadline" rather than overflow.
     const auto deadline =
         started + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365 * 100));
-    thread_local std::minstd_rand jitter{std::random_device{}()};
     auto pause = std::chrono::microseconds(500);
     for (std::uint64_t attempt = 1;; ++attempt) {
         try {
-            auto lease = acquire();
-            transaction tx = lease->begin(level);
-            try {
-                if constexpr (std::is_void_v<result_type>) {
-                    fn(*lease);
-                    tx.commit();
-                    counts.committed.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                } else {
-                    result_type result = fn(*lease);
-                    tx.commit();
-                    counts.committed.fetch_add(1, std::memory_order_relaxed);
-                    return result;
-                }
-            } catch (...) {
-                counts.rolled_back.fetch_add(1, std::memory_order_relaxed);
-                throw; // tx's destructor rolls back
-            }
+            return run_once(acquire, level, counts, fn);
         } catch (const busy_error& busy) {
-            counts.busy_seen.fetch_add(1, std::memory_order_relaxed);
-            const auto now = steady::now();
-            if (now + pause >= deadline) {
-                counts.busy_surfaced.fetch_add(1, std::memory_order_relaxed);
-                const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
-                throw busy_error(busy.extended_code(),
-                                 "gave up after " + std::to_string(attempt) + " attempt(s) in " +
-                                     std::to_string(spent.count()) + "ms: " + busy.sqlite_message(),
-                                 busy.sql());
-            }
+            pause_after_busy(busy, attempt, pause, started, deadline, sink, counts);
+        } catch (const database_moved_error&) {
+            if (std::chrono::steady_clock::now() >= deadline) throw;
             counts.retried.fetch_add(1, std::memory_order_relaxed);
-            if (sink.listener != nullptr)
-                notify(sink.listener, *sink.errors,
-                       [&](pool_listener& listener) { listener.on_busy_retry(attempt, busy); });
-            std::uniform_int_distribution<std::int64_t> spread(pause.count() / 2, pause.count());
-            std::this_thread::sleep_for(std::chrono::microseconds(spread(jitter)));
-            pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(50));
         }
     }
 }

@@ -40,15 +40,16 @@ namespace sqlpool::detail {
 
 export namespace sqlpool::health {
 
-// The connection answers a trivial cached statement and is in autocommit mode. Checked on
-// checkout when the connection sat idle for more than half a second, and periodically.
+// The connection answers a trivial cached statement, is in autocommit mode, and its database file
+// is still the one at its path (not deleted or replaced). Checked on checkout when the connection
+// sat idle for more than half a second, and periodically.
 struct ping {
     static constexpr check_point when = check_point::on_checkout | check_point::periodic;
     static constexpr std::chrono::milliseconds checkout_bypass{500};
 
     health_status check(connection& conn, const connection_info&, check_point) const noexcept {
         try {
-            if (conn.in_transaction()) return health_status::unhealthy;
+            if (conn.in_transaction() || conn.file_moved()) return health_status::unhealthy;
             return conn.query_value<std::int64_t>("SELECT 1") == 1 ? health_status::healthy
                                                                    : health_status::unhealthy;
         } catch (...) {

@@ -4,6 +4,7 @@ module;
 export module sqlpool:connection;
 import :errors;
 import :values;
+import :file_watch;
 import :statement;
 
 export namespace sqlpool {
@@ -197,6 +198,9 @@ public:
         core_->handle_escaped();
         return core_->db();
     }
+    // True when the file at this connection's path is no longer the one it opened: deleted, or
+    // replaced by a rename. Its commits then fail with database_moved_error.
+    [[nodiscard]] bool file_moved() const noexcept { return core_ && core_->watch().moved(); }
     // The main database's file name as SQLite resolved it ("" for in-memory databases); valid
     // while the connection is open.
     [[nodiscard]] const char* filename() const;
@@ -339,6 +343,16 @@ int open_flags(const open_options& options) {
     }
     if (options.nofollow) flags |= SQLITE_OPEN_NOFOLLOW;
     return flags;
+}
+
+// True when the temp schema holds any object (a table, index, view or trigger), or cannot be read.
+bool has_temp_objects(sqlite3* db) noexcept {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM temp.sqlite_schema LIMIT 1", -1, &stmt, nullptr) != SQLITE_OK)
+        return true;
+    const int code = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return code != SQLITE_DONE;
 }
 
 int limit_id(limit which) {
@@ -506,6 +520,7 @@ void connection::apply_defaults() {
     core_->check(sqlite3_set_authorizer(db, &detail::connection_core::authorize, core_.get()),
                  "set_authorizer");
     core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
+    core_->watch().attach(db);
     // Reading the schema here surfaces a file that is not a database (NOTADB) at open time.
     (void)query_value<std::int64_t>("PRAGMA schema_version");
     apply_settings();
@@ -522,7 +537,11 @@ void connection::restore_settings() {
 bool connection::session_tainted() const noexcept {
     // A database still attached taints too (checked here rather than at ATTACH: VACUUM attaches
     // and detaches one of its own). Index 2 is the first after main and temp.
-    return core_ && (core_->session_taints() != 0 || sqlite3_db_name(core_->db(), 2) != nullptr);
+    if (!core_) return false;
+    if (core_->session_taints() != 0 || sqlite3_db_name(core_->db(), 2) != nullptr) return true;
+    // After schema was created anywhere (or when statements escaped the authorizer through the raw
+    // handle), the temp schema itself says whether a temporary object is left.
+    return (core_->schema_writes() != 0 || core_->escaped()) && has_temp_objects(core_->db());
 }
 
 void connection::accept_session_state() noexcept {
@@ -589,6 +608,7 @@ void connection::run_script(std::string_view sql) {
         if (raw != nullptr) {
             int step = SQLITE_ROW;
             while (step == SQLITE_ROW) step = sqlite3_step(raw);
+            core_->after_step(raw);
             if (step != SQLITE_DONE) core_->fail(step, sqlite3_sql(raw));
         }
         if (consumed == 0) break;

@@ -4,6 +4,7 @@ module;
 export module sqlpool:statement;
 import :errors;
 import :values;
+import :file_watch;
 
 namespace sqlpool::detail {
 
@@ -14,6 +15,7 @@ namespace sqlpool::detail {
 
 // Result codes after which a connection must never be handed out again (see DESIGN.md).
 [[nodiscard]] constexpr bool breaks_connection(int code) noexcept {
+    if (code == SQLITE_READONLY_DBMOVED) return true; // its file is gone from the path
     switch (code & 0xff) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -33,6 +35,7 @@ namespace sqlpool::detail {
     std::string message =
         (db != nullptr && sqlite3_extended_errcode(db) == code) ? sqlite3_errmsg(db) : sqlite3_errstr(code);
     const int primary = code & 0xff;
+    if (code == SQLITE_READONLY_DBMOVED) throw database_moved_error(std::move(message), std::string(sql));
     if (is_busy_code(code)) throw busy_error(code, std::move(message), std::string(sql));
     if (primary == SQLITE_MISUSE || primary == SQLITE_RANGE)
         throw misuse_error(message + " [sql: " + std::string(sql) + "]");
@@ -177,9 +180,31 @@ public:
 
     // Throws the error for `code`, remembering a code that breaks the connection.
     [[noreturn]] void fail(int code, std::string_view sql) {
+        // An I/O error from a file that moved meanwhile is the move's doing: the old file's journal
+        // shares its name with the new file's, and another connection may have removed it.
+        const bool moved = code == SQLITE_READONLY_DBMOVED ||
+                           (code == SQLITE_CONSTRAINT_COMMITHOOK && watch_.take_refusal()) ||
+                           (breaks_connection(code) && watch_.moved());
+        if (moved) {
+            mark_broken(SQLITE_READONLY_DBMOVED);
+            watch_.throw_moved(sql, code != SQLITE_READONLY_DBMOVED && code != SQLITE_CONSTRAINT_COMMITHOOK);
+        }
         if (breaks_connection(code) && broken_code_ == 0) broken_code_ = code;
         throw_sqlite_error(db_, code, sql);
     }
+    // After every step: a commit that went into a file moved away meanwhile is reported as
+    // database_moved_error, never acknowledged.
+    void after_step(sqlite3_stmt* stmt) {
+        if (!watch_.commit_pending()) [[likely]]
+            return;
+        try {
+            watch_.verify_commit(stmt != nullptr ? sqlite3_sql(stmt) : "");
+        } catch (...) {
+            mark_broken(SQLITE_READONLY_DBMOVED);
+            throw;
+        }
+    }
+    [[nodiscard]] file_watch& watch() noexcept { return watch_; }
     void check(int code, std::string_view sql) {
         if (code != SQLITE_OK) fail(code, sql);
     }
@@ -191,9 +216,16 @@ public:
 
     // Statements prepared since accept_session() that leave session state restore_settings()
     // cannot undo: a PRAGMA setting outside restorable_pragmas (query_only, trusted_schema,
-    // locking_mode, ...), a temporary table, index, view or trigger, or an ATTACH.
+    // locking_mode, ...).
     [[nodiscard]] std::uint64_t session_taints() const noexcept { return session_taints_; }
-    void accept_session() noexcept { session_taints_ = 0; }
+    // Statements prepared since accept_session() that create schema, in any database: whether
+    // one of them left a temporary object (`CREATE TABLE temp.t`, a TEMP trigger on a main table)
+    // is read from the temp schema itself, not from the statement's text.
+    [[nodiscard]] std::uint64_t schema_writes() const noexcept { return schema_writes_; }
+    void accept_session() noexcept {
+        session_taints_ = 0;
+        schema_writes_ = 0;
+    }
     // The pragmas restore_settings() applies again (compared without regard to case).
     std::vector<std::string> restorable_pragmas;
 
@@ -206,16 +238,7 @@ public:
             ++core->settings_writes_;
             if (!core->restores(name) && !is_database_pragma(name)) ++core->session_taints_;
         }
-        switch (action) {
-        case SQLITE_CREATE_TEMP_TABLE:
-        case SQLITE_CREATE_TEMP_INDEX:
-        case SQLITE_CREATE_TEMP_VIEW:
-        case SQLITE_CREATE_TEMP_TRIGGER:
-            ++core->session_taints_;
-            break;
-        default:
-            break;
-        }
+        if (creates_schema(action)) ++core->schema_writes_;
         if (!core->user_authorizer) return SQLITE_OK;
         try {
             const auto text = [](const char* p) {
@@ -252,6 +275,7 @@ public:
         sqlite3_stmt* stmt = nullptr;
         const char* tail = nullptr;
         const std::uint64_t settings_before = settings_writes_;
+        const std::uint64_t schema_before = schema_writes_;
         const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                             SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
         if (code != SQLITE_OK) fail(code, sql);
@@ -261,9 +285,10 @@ public:
             is_script = true;
             return {};
         }
-        // A statement that changes a setting is never cached: preparing it again each time is what
-        // lets the authorizer see (and count) every run of it.
-        if (capacity_ == 0 || settings_writes_ != settings_before || index_.contains(sql) || !make_room()) {
+        // A statement that changes a setting or creates schema is never cached: preparing it again
+        // each time is what lets the authorizer see (and count) every run of it.
+        if (capacity_ == 0 || settings_writes_ != settings_before || schema_writes_ != schema_before ||
+            index_.contains(sql) || !make_room()) {
             ++*uncached_live_;
             return statement(this, stmt, nullptr, uncached_live_);
         }
@@ -287,6 +312,7 @@ public:
         return checked_out_ != 0 || *uncached_live_ != 0 || handle_escaped_;
     }
     void handle_escaped() noexcept { handle_escaped_ = true; }
+    [[nodiscard]] bool escaped() const noexcept { return handle_escaped_; }
 
     [[nodiscard]] statement_cache_stats stats() const noexcept {
         statement_cache_stats result = stats_;
@@ -324,6 +350,12 @@ private:
             "user_version",   "application_id", "page_size",          "auto_vacuum"};
         const std::string_view pragma = name != nullptr ? name : "";
         return std::ranges::any_of(database_wide, [&](std::string_view d) { return same_name(d, pragma); });
+    }
+
+    // Authorizer actions that create a schema object (https://sqlite.org/c3ref/c_alter_table.html).
+    static constexpr bool creates_schema(int action) noexcept {
+        return (action >= SQLITE_CREATE_INDEX && action <= SQLITE_CREATE_VIEW) ||
+               action == SQLITE_CREATE_VTABLE;
     }
 
     // Pragmas whose argument names what to read rather than a value to set.
@@ -373,10 +405,12 @@ private:
     }
 
     sqlite3* db_;
+    file_watch watch_;
     std::size_t capacity_;
     int broken_code_ = 0;
     std::uint64_t settings_writes_ = 0;
     std::uint64_t session_taints_ = 0;
+    std::uint64_t schema_writes_ = 0;
     std::size_t checked_out_ = 0; // cached statements held by a `statement`
     std::shared_ptr<std::size_t> uncached_live_ = std::make_shared<std::size_t>(0);
     bool handle_escaped_ = false;
@@ -425,6 +459,7 @@ void statement::check_column(int index) const {
 
 bool statement::step() {
     const int code = sqlite3_step(handle());
+    core_->after_step(stmt_);
     if (code == SQLITE_ROW) return true;
     if (code == SQLITE_DONE) return false;
     core_->fail(code, sql());

@@ -336,7 +336,7 @@ struct probe {
 
 // Readable per-connection settings a PRAGMA changes (https://sqlite.org/pragma.html), plus
 // temporary schema and attached databases.
-constexpr std::array<probe, 16> probes{{
+constexpr std::array<probe, 21> probes{{
     {"query_only", "PRAGMA query_only=1", "PRAGMA query_only"},
     {"trusted_schema", "PRAGMA trusted_schema=1", "PRAGMA trusted_schema"},
     {"ignore_check_constraints", "PRAGMA ignore_check_constraints=1", "PRAGMA ignore_check_constraints"},
@@ -352,6 +352,16 @@ constexpr std::array<probe, 16> probes{{
     {"legacy_alter_table", "PRAGMA legacy_alter_table=1", "PRAGMA legacy_alter_table"},
     {"mmap_size", "PRAGMA mmap_size=65536", "PRAGMA mmap_size"},
     {"temp_table", "CREATE TEMP TABLE leftover(x); INSERT INTO leftover VALUES (1)",
+     "SELECT count(*) FROM temp.sqlite_schema"},
+    {"temp_table_qualified", "CREATE TABLE temp.leftover(x)", "SELECT count(*) FROM temp.sqlite_schema"},
+    {"temp_view_qualified", "CREATE VIEW temp.leftover AS SELECT 1 AS x",
+     "SELECT count(*) FROM temp.sqlite_schema"},
+    {"temp_table_as_select", "CREATE TABLE temp.leftover AS SELECT 1 AS x",
+     "SELECT count(*) FROM temp.sqlite_schema"},
+    {"temp_trigger_on_main", "CREATE TRIGGER temp.leftover AFTER INSERT ON main.items BEGIN SELECT 1; END",
+     "SELECT count(*) FROM temp.sqlite_schema"},
+    {"temp_index_qualified",
+     "CREATE TEMP TABLE t2(x); DROP TABLE t2; CREATE TABLE temp.t3(x); CREATE INDEX temp.i3 ON t3(x)",
      "SELECT count(*) FROM temp.sqlite_schema"},
     {"attached_database", "ATTACH DATABASE ':memory:' AS leftover",
      "SELECT count(*) FROM pragma_database_list WHERE name NOT IN ('main', 'temp')"},
@@ -379,6 +389,7 @@ BOOST_AUTO_TEST_CASE(next_borrower_sees_a_fresh_session) {
                                                 .min_connections = 1,
                                                 .max_connections = 1,
                                                 .background_maintenance = false}};
+        pool.acquire()->exec("CREATE TABLE items(id INTEGER PRIMARY KEY)");
         std::string before, after;
         std::uint64_t id_before = 0, id_after = 0;
         {
@@ -401,6 +412,56 @@ BOOST_AUTO_TEST_CASE(next_borrower_sees_a_fresh_session) {
     }
     rel::figures("R3u", "probes=" + std::to_string(probes.size()) + " bleeding=" + std::to_string(bleeding) +
                             " {" + bled + "}");
+}
+
+// A temporary trigger on a main table, created by one borrower, must never run for the next: in
+// the case that found it, it deleted the next borrower's committed rows.
+BOOST_AUTO_TEST_CASE(a_borrowers_temp_trigger_never_touches_the_next_borrowers_rows) {
+    sqlpool_test::scratch_dir dir{"r3t"};
+    const std::string path = dir.file("trigger.db");
+    rel::watchdog guard("R3 temp trigger");
+    sqlpool::pool pool{sqlpool::pool_config{
+        .database = path, .min_connections = 1, .max_connections = 1, .background_maintenance = false}};
+    pool.acquire()->exec("CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT)");
+    const std::array<const char*, 3> spellings{
+        "CREATE TRIGGER temp.wipe AFTER INSERT ON main.items BEGIN DELETE FROM items; END",
+        "CREATE TEMP TRIGGER wipe AFTER INSERT ON items BEGIN DELETE FROM items; END",
+        "CREATE TEMPORARY TRIGGER IF NOT EXISTS wipe AFTER INSERT ON main.items BEGIN DELETE FROM items; "
+        "END"};
+    std::int64_t committed = 0;
+    for (const char* trigger : spellings) {
+        pool.acquire()->exec(trigger); // the borrower leaves it behind
+        pool.write([&](sqlpool::connection& c) { c.exec("INSERT INTO items(v) VALUES ('kept')"); });
+        ++committed;
+    }
+    sqlpool::connection fresh(path);
+    BOOST_TEST(fresh.query_value<std::int64_t>("SELECT count(*) FROM items") == committed);
+    BOOST_TEST(pool.acquire()->query_value<std::int64_t>("SELECT count(*) FROM temp.sqlite_schema") == 0);
+}
+
+// set_default_isolation() on a lease lasts for that lease only.
+BOOST_AUTO_TEST_CASE(default_isolation_does_not_outlive_the_lease) {
+    sqlpool_test::scratch_dir dir{"r3i"};
+    const std::string path = dir.file("isolation.db");
+    sqlpool::pool pool{sqlpool::pool_config{
+        .database = path, .min_connections = 1, .max_connections = 1, .background_maintenance = false}};
+    std::uint64_t id = 0;
+    {
+        auto lease = pool.acquire();
+        id = lease.info().id;
+        lease->set_default_isolation(sqlpool::isolation_level::exclusive);
+    }
+    auto lease = pool.acquire();
+    BOOST_TEST(lease.info().id == id); // the same connection, kept
+    BOOST_TEST(sqlpool::to_string(lease->default_isolation()) == std::string("deferred"));
+    auto tx = lease->begin();
+    BOOST_TEST(sqlpool::to_string(tx.level()) == std::string("deferred"));
+    // A deferred transaction that only read leaves room for a writer on another connection.
+    (void)lease->query_value<std::int64_t>("SELECT count(*) FROM sqlite_schema");
+    sqlpool::connection other(
+        sqlpool::open_options{.path = path, .busy_timeout = std::chrono::milliseconds(0)});
+    BOOST_CHECK_NO_THROW(other.exec("CREATE TABLE IF NOT EXISTS t(x)"));
+    tx.commit();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,1 @@
+CREATE TRIGGER temp.wipe AFTER INSERT ON main.sqlpool_probe BEGIN DELETE FROM sqlpool_probe; END;

@@ -1,0 +1,73 @@
+// file_generation: which database file a pool's connections have open, so that connections to a
+// file deleted or replaced under the pool never meet connections to the file now at the path.
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:file_generation;
+import :errors;
+
+namespace sqlpool::detail {
+
+// The identity of the file at a path: device and inode, or {0, 0} when there is none.
+struct file_key {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    friend bool operator==(const file_key&, const file_key&) = default;
+};
+
+// Every pooled connection holds its generation's token; a generation ends when the file at the
+// path turns out to be another one. Connections of an ended generation retire, and no connection
+// opens on the new file until the last of them has closed: the two files share the names of their
+// journals (-journal, -wal, -shm), so a connection to the new file could otherwise take the old
+// file's live rollback journal for a hot one and play it back into the new file, or truncate the
+// -shm file the old connections have mapped
+// (https://sqlite.org/howtocorrupt.html#unlinking_or_renaming_a_database_file_while_in_use).
+// The pool calls every member under its lock, except key_at_path().
+class file_generation {
+public:
+    using token = std::shared_ptr<const int>;
+
+    [[nodiscard]] const token& current() const noexcept { return current_; }
+    [[nodiscard]] bool is_current(const token& t) const noexcept { return t == current_; }
+
+    // The file at the path now (a stat, before a connection opens; nothing for in-memory ones).
+    [[nodiscard]] file_key key_at_path() const noexcept {
+        struct stat st{};
+        if (path_.empty() || ::stat(path_.c_str(), &st) != 0) return {};
+        return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+    }
+
+    // Before a connection opens: true when the file at the path is not the one the current
+    // generation has open (the caller then ends the generation).
+    [[nodiscard]] bool changed(const file_key& now) const noexcept {
+        return !path_.empty() && known_ && now != key_;
+    }
+    // After a connection opened: the file it opened (its full name as SQLite resolved it, "" for
+    // in-memory databases) is the current generation's.
+    void opened(std::string_view filename, const file_key& key) {
+        if (filename.empty() || key == file_key{}) return;
+        if (path_ != filename) path_ = filename;
+        key_ = key;
+        known_ = true;
+    }
+
+    // The file moved: connections holding the current token are now of an ended generation.
+    void end() {
+        std::erase_if(ended_, [](const std::weak_ptr<const int>& e) { return e.expired(); });
+        ended_.emplace_back(current_);
+        current_ = std::make_shared<const int>(0);
+        known_ = false;
+    }
+    // True when every connection of ended generations has closed.
+    [[nodiscard]] bool ended_closed() const noexcept {
+        return std::ranges::all_of(ended_, [](const std::weak_ptr<const int>& e) { return e.expired(); });
+    }
+
+private:
+    std::string path_; // as the first connection resolved it; empty until then, and in memory
+    token current_ = std::make_shared<const int>(0);
+    std::vector<std::weak_ptr<const int>> ended_; // generations whose connections may still be open
+    file_key key_;
+    bool known_ = false;
+};
+
+} // namespace sqlpool::detail
