@@ -82,6 +82,13 @@ private:
     std::vector<std::string> problems_;
 };
 
+// A hook of the user's (pool_config::on_connect) threw something that is not a sqlpool::error. The
+// original exception is nested in it: std::rethrow_if_nested(e) rethrows it.
+class hook_error : public error {
+public:
+    using error::error;
+};
+
 // A transaction or savepoint was used in an order SQLite or sqlpool cannot honour.
 class transaction_error : public error {
 public:

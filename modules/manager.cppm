@@ -51,6 +51,39 @@ inline std::vector<std::string> config_differences(const pool_config& existing,
     return differences;
 }
 
+// Two hooks are the same when both are unset, or both are the same function pointer, or both hold
+// a closure of the same type (the same lambda expression): closures cannot be compared further.
+template <class Signature>
+bool same_hook(const std::function<Signature>& a, const std::function<Signature>& b) {
+    if (!a || !b) return !a && !b;
+    if (a.target_type() != b.target_type()) return false;
+    if (const auto* pointer = a.template target<Signature*>())
+        return *pointer == *b.template target<Signature*>();
+    return true;
+}
+
+// The hooks (on_connect, listener, authorizer) that differ, named as config_differences() does.
+inline std::vector<std::string> hook_differences(const pool_config& existing, const pool_config& requested) {
+    std::vector<std::string> differences;
+    const auto differ = [&](const char* name, bool same, bool existing_set, bool requested_set) {
+        if (same) return;
+        std::string text = std::string(name) + " differs: ";
+        if (existing_set != requested_set)
+            text += std::string(existing_set ? "set" : "unset") + " in the existing pool, " +
+                    (requested_set ? "set" : "unset") + " requested";
+        else
+            text += "the existing pool has another one than requested";
+        differences.push_back(std::move(text));
+    };
+    differ("on_connect", same_hook(existing.on_connect, requested.on_connect), bool(existing.on_connect),
+           bool(requested.on_connect));
+    differ("listener", existing.listener == requested.listener, existing.listener != nullptr,
+           requested.listener != nullptr);
+    differ("authorizer", same_hook(existing.authorizer, requested.authorizer), bool(existing.authorizer),
+           bool(requested.authorizer));
+    return differences;
+}
+
 } // namespace sqlpool::detail
 
 export namespace sqlpool {
@@ -78,8 +111,10 @@ public:
         {
             std::lock_guard lock(mutex_);
             if (auto found = pools_.find(key); found != pools_.end()) {
-                if (auto differences = detail::config_differences(found->second.config, config);
-                    !differences.empty()) {
+                auto differences = detail::config_differences(found->second.config, config);
+                std::ranges::move(detail::hook_differences(found->second.config, config),
+                                  std::back_inserter(differences));
+                if (!differences.empty()) {
                     differences.insert(differences.begin(),
                                        "a pool for '" + key + "' exists with another configuration");
                     throw config_error(std::move(differences));

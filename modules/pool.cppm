@@ -121,9 +121,10 @@ public:
             keeper_.emplace(options_); // keeps the shared in-memory database alive
     }
 
-    // Opens the first connections; a database that cannot be opened fails here, clearly.
+    // Opens min_connections; a database that cannot be opened fails here, clearly. With
+    // min_connections = 0 nothing opens until the first acquire (which then fails, as clearly).
     void warm_up() {
-        const std::size_t want = std::max<std::size_t>(config_.min_connections, 1);
+        const std::size_t want = config_.min_connections;
         std::vector<slot_ptr> opened;
         try {
             for (std::size_t i = 0; i < want; ++i) opened.push_back(open_slot());
@@ -587,7 +588,7 @@ private:
             s->info.file_inode = static_cast<std::uint64_t>(st.st_ino);
         }
         s->conn.set_default_isolation(Isolation::default_level);
-        if (config_.on_connect) config_.on_connect(s->conn);
+        run_on_connect(s->conn);
         s->conn.accept_session_state(); // what on_connect set up is the configured session
         const detail::file_key opened{s->info.file_device, s->info.file_inode};
         {
@@ -599,6 +600,19 @@ private:
         }
         notify([&](pool_listener& listener) { listener.on_connect(s->info); });
         return s;
+    }
+
+    // The user's on_connect; what it throws reaches the caller as a sqlpool::error.
+    void run_on_connect(connection& conn) {
+        if (!config_.on_connect) return;
+        try {
+            config_.on_connect(conn);
+        } catch (const error&) {
+            throw;
+        } catch (...) {
+            std::throw_with_nested(hook_error("on_connect failed on a new connection to '" +
+                                              config_.database + "' (the original exception is nested)"));
+        }
     }
 
     bool checkout_healthy(detail::slot& s) {
@@ -770,8 +784,8 @@ public:
     using isolation_type = Isolation;
     using clock_type = Clock;
 
-    // Validates `config` (config_error lists every problem) and opens min_connections
-    // (at least one), so a database that cannot be opened fails here.
+    // Validates `config` (config_error lists every problem) and opens min_connections, so a
+    // database that cannot be opened fails here (with min_connections = 0, on the first acquire).
     explicit basic_pool(pool_config config, Health health = {}, Recycling recycling = {}, Clock clock = {}) {
         if constexpr (split) {
             config.check();

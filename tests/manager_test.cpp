@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -90,6 +91,50 @@ BOOST_AUTO_TEST_CASE(conflicting_config_names_both_values) {
         BOOST_TEST(what.find("idle_timeout is 600000ms in the existing pool, 60000ms requested") !=
                    std::string::npos);
     }
+}
+
+// The hooks are part of the configuration: a request with other hooks than the existing pool's
+// would otherwise get a pool that runs the old ones.
+std::string refusal(sqlpool::pool_manager& manager, const sqlpool::pool_config& config) {
+    try {
+        (void)manager.get_or_create(config);
+    } catch (const sqlpool::config_error& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+struct quiet_listener : sqlpool::pool_listener {};
+
+void first_hook(sqlpool::connection&) {}
+void second_hook(sqlpool::connection&) {}
+
+BOOST_AUTO_TEST_CASE(conflicting_hooks_are_named) {
+    auto base = config_for(path);
+    base.on_connect = first_hook;
+    base.listener = std::make_shared<quiet_listener>();
+    base.authorizer = [](int, std::string_view, std::string_view, std::string_view, std::string_view) {
+        return sqlpool::authorizer_result::ok;
+    };
+    auto pool = manager.get_or_create(base);
+    BOOST_TEST((manager.get_or_create(base) == pool)); // the same hooks: the same pool
+
+    auto other_on_connect = base;
+    other_on_connect.on_connect = second_hook;
+    BOOST_TEST(refusal(manager, other_on_connect).find("on_connect differs") != std::string::npos);
+    auto lambda_on_connect = base;
+    lambda_on_connect.on_connect = [](sqlpool::connection&) {};
+    BOOST_TEST(refusal(manager, lambda_on_connect).find("on_connect differs") != std::string::npos);
+
+    auto other_listener = base;
+    other_listener.listener = std::make_shared<quiet_listener>();
+    BOOST_TEST(refusal(manager, other_listener).find("listener differs") != std::string::npos);
+
+    auto no_authorizer = base;
+    no_authorizer.authorizer = nullptr;
+    BOOST_TEST(refusal(manager, no_authorizer)
+                   .find("authorizer differs: set in the existing pool, unset requested") !=
+               std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(close_forgets_and_closes) {

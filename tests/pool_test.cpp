@@ -424,6 +424,80 @@ BOOST_AUTO_TEST_CASE(failed_open_is_not_counted_as_acquired) {
     BOOST_TEST(pool.stats().acquired == 1u);
 }
 
+// What on_connect throws reaches the caller as a sqlpool::error, with the original nested in it:
+// `catch (const sqlpool::error&)` catches everything the pool throws.
+std::string nested_message(const sqlpool::error& e) {
+    try {
+        std::rethrow_if_nested(e);
+    } catch (const std::exception& original) {
+        return original.what();
+    }
+    return "(nothing nested)";
+}
+
+BOOST_AUTO_TEST_CASE(on_connect_exception_is_a_sqlpool_error_in_the_constructor) {
+    auto config = small_config(path, 1, 2);
+    config.on_connect = [](sqlpool::connection&) { throw std::invalid_argument("hook refused"); };
+    std::string nested = "(not caught as sqlpool::error)";
+    try {
+        sqlpool::pool pool{config};
+    } catch (const sqlpool::error& e) {
+        nested = nested_message(e);
+        BOOST_TEST(std::string(e.what()).find("on_connect") != std::string::npos);
+    }
+    BOOST_TEST(nested == "hook refused");
+}
+
+BOOST_AUTO_TEST_CASE(on_connect_exception_is_a_sqlpool_error_in_acquire) {
+    auto config = small_config(path, 1, 2);
+    auto fail = std::make_shared<std::atomic<bool>>(false);
+    config.on_connect = [fail](sqlpool::connection&) {
+        if (*fail) throw 42; // not even a std::exception
+    };
+    sqlpool::pool pool{config};
+    auto first = pool.acquire();
+    *fail = true;
+    bool caught = false;
+    try {
+        (void)pool.acquire();
+    } catch (const sqlpool::error& e) {
+        caught = true;
+        try {
+            std::rethrow_if_nested(e);
+        } catch (int original) {
+            BOOST_TEST(original == 42);
+        }
+    }
+    BOOST_TEST(caught);
+    BOOST_TEST(pool.stats().total == 1u); // the reserved capacity is free again
+}
+
+// min_connections = 0: nothing opens until the first acquire, which fails clearly when the
+// database cannot be opened.
+BOOST_AUTO_TEST_CASE(min_connections_zero_opens_nothing_until_the_first_acquire) {
+    const std::string file = (dir.path() / "lazy.db").string();
+    auto config = small_config(file, 0, 2);
+    auto opened = std::make_shared<std::atomic<int>>(0);
+    config.on_connect = [opened](sqlpool::connection&) { ++*opened; };
+    sqlpool::pool pool{config};
+    BOOST_TEST(*opened == 0);
+    BOOST_TEST(pool.stats().total == 0u);
+    BOOST_TEST(!std::filesystem::exists(file));
+    pool.acquire()->exec("CREATE TABLE t(x)");
+    BOOST_TEST(*opened == 1);
+    BOOST_TEST(std::filesystem::exists(file));
+}
+
+BOOST_AUTO_TEST_CASE(min_connections_zero_fails_on_the_first_acquire_when_the_file_cannot_open) {
+    auto config = small_config((dir.path() / "missing-dir" / "x.db").string(), 0, 2);
+    sqlpool::pool pool{config}; // opens nothing, so nothing fails yet
+    BOOST_CHECK_EXCEPTION((void)pool.acquire(), sqlpool::sqlite_error, [](const sqlpool::sqlite_error& e) {
+        return e.code() == sqlpool::result_code::cantopen;
+    });
+    BOOST_TEST(pool.stats().total == 0u);
+    BOOST_TEST(pool.stats().open_failures == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(memory_database_is_shared_by_the_pool) {
     sqlpool::pool pool{small_config(":memory:", 1, 2)};
     auto a = pool.acquire();
