@@ -1,1 +1,1 @@
-CREATE TABLE temp.t(x); CREATE VIEW temp.v AS SELECT 1 AS one; CREATE INDEX temp.i ON t(x);
+CREATE TABLE temp.t(x); CREATE VIEW temp.v AS SELECT 1 AS one;
