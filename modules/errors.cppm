@@ -72,6 +72,13 @@ private:
     std::vector<std::string> problems_;
 };
 
+// A database service operation was called in a state that does not allow it (exec() before
+// start(), start() while stopping, ...).
+class state_error : public error {
+public:
+    using error::error;
+};
+
 // A transaction or savepoint was used in an order SQLite or sqlpool cannot honour.
 class transaction_error : public error {
 public:

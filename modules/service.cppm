@@ -50,12 +50,6 @@ enum class service_state { created, starting, running, stopping, stopped };
     return "?";
 }
 
-// An operation was called in a state that does not allow it.
-class state_error : public error {
-public:
-    using error::error;
-};
-
 // A migration failed (it was rolled back), the file's schema is newer than the code, or a
 // declared table or column is missing.
 class schema_error : public error {
