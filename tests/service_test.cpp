@@ -249,7 +249,7 @@ bool one_call(sqlpool::database& db, unsigned op) {
         (void)db.schema_version();
         return false;
     default: {
-        auto lease = db.underlying_pool().acquire();
+        auto lease = db.underlying_pool()->acquire();
         (void)lease->query_value<std::int64_t>("SELECT 1");
         return false;
     }
