@@ -89,6 +89,13 @@ public:
     using error::error;
 };
 
+// A database service operation was called in a state that does not allow it (exec() before
+// start(), start() while stopping, ...).
+class state_error : public error {
+public:
+    using error::error;
+};
+
 // A transaction or savepoint was used in an order SQLite or sqlpool cannot honour.
 class transaction_error : public error {
 public:

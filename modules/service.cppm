@@ -10,6 +10,7 @@ import :stats;
 import :transaction;
 import :lease;
 import :pool;
+import :service_gate;
 
 export namespace sqlpool {
 
@@ -30,30 +31,6 @@ struct table_spec {
 struct schema {
     std::vector<migration> migrations;
     std::vector<table_spec> tables;
-};
-
-enum class service_state { created, starting, running, stopping, stopped };
-
-[[nodiscard]] constexpr const char* to_string(service_state state) noexcept {
-    switch (state) {
-    case service_state::created:
-        return "created";
-    case service_state::starting:
-        return "starting";
-    case service_state::running:
-        return "running";
-    case service_state::stopping:
-        return "stopping";
-    case service_state::stopped:
-        return "stopped";
-    }
-    return "?";
-}
-
-// An operation was called in a state that does not allow it.
-class state_error : public error {
-public:
-    using error::error;
 };
 
 // A migration failed (it was rolled back), the file's schema is newer than the code, or a
@@ -88,68 +65,71 @@ public:
     basic_database& operator=(const basic_database&) = delete;
     basic_database(basic_database&&) = delete;
     basic_database& operator=(basic_database&&) = delete;
+    // Stops, then waits for calls that outlived stop()'s drain: they still use this object.
     ~basic_database() {
         try {
             stop();
         } catch (...) {
             // Deliberately ignored: a destructor must not throw; the pool still closes in its own.
         }
+        gate_.wait_for_calls();
     }
 
-    [[nodiscard]] service_state state() const {
-        std::lock_guard lock(mutex_);
-        return state_;
-    }
+    [[nodiscard]] service_state state() const { return gate_.state(); }
 
     // Opens the pool, creates the file when allowed, applies pending migrations and validates the
-    // schema. Running already: nothing to do. On failure the service is stopped and the error
-    // says what failed.
+    // schema. Running already: nothing to do. While another thread's start() or stop() is under
+    // way, waits for it first, so that start() returns with the service running (or throws why
+    // it could not start it). On failure the service is stopped and the error says what failed.
     void start() {
-        std::unique_lock lock(mutex_);
-        if (state_ == service_state::running) return;
-        if (state_ != service_state::created && state_ != service_state::stopped)
-            throw state_error("cannot start the database service: it is " + std::string(to_string(state_)));
-        state_ = service_state::starting;
-        lock.unlock();
+        if (!gate_.begin_start()) return;
+        std::shared_ptr<Pool> opened;
         try {
-            auto opened = open_pool();
+            opened = open_pool();
             migrate(*opened);
             validate(*opened);
-            lock.lock();
-            pool_ = std::move(opened);
-            state_ = service_state::running;
         } catch (...) {
-            if (!lock.owns_lock()) lock.lock();
-            state_ = service_state::stopped;
+            opened.reset();
+            gate_.end_start(nullptr);
             throw;
         }
+        gate_.end_start(std::move(opened));
     }
 
-    // Drains and closes the pool. Not running: nothing to do.
+    // Refuses new calls (state_error), waits for the calls already inside, then closes the pool;
+    // the drain and the close together take at most the pool's close_timeout. A call still inside
+    // after that keeps the closed pool alive and meets pool_closed_error if it needs another
+    // connection. While a start() or stop() is under way, waits for it first; not running:
+    // nothing to do.
     void stop() {
-        std::unique_lock lock(mutex_);
-        if (state_ != service_state::running) return;
-        state_ = service_state::stopping;
-        auto closing = std::move(pool_);
-        lock.unlock();
-        closing->close();
+        auto [closing, deadline] = gate_.begin_stop(options_.pool.close_timeout);
+        if (closing == nullptr) return;
+        try {
+            const auto left = deadline - std::chrono::steady_clock::now();
+            closing->close(std::max(left, std::chrono::steady_clock::duration::zero()));
+        } catch (...) {
+            closing.reset();
+            gate_.end_stop();
+            throw;
+        }
         closing.reset();
-        lock.lock();
-        state_ = service_state::stopped;
+        gate_.end_stop();
     }
 
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return running_pool("write").write(std::forward<F>(fn));
+        detail::service_call call(gate_, "write");
+        return call.pool().write(std::forward<F>(fn));
     }
 
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return running_pool("read").read(std::forward<F>(fn));
+        detail::service_call call(gate_, "read");
+        return call.pool().read(std::forward<F>(fn));
     }
 
     // Runs one statement through write(); returns the number of rows it changed.
@@ -171,7 +151,10 @@ public:
         });
     }
 
-    [[nodiscard]] pool_stats stats() { return running_pool("stats").stats(); }
+    [[nodiscard]] pool_stats stats() {
+        detail::service_call call(gate_, "stats");
+        return call.pool().stats();
+    }
 
     // The schema version of the file (PRAGMA user_version).
     [[nodiscard]] int schema_version() {
@@ -180,18 +163,11 @@ public:
         });
     }
 
-    [[nodiscard]] Pool& underlying_pool() { return running_pool("underlying_pool"); }
+    // The running pool, shared: it stays valid after stop() closes it (acquire() then throws
+    // pool_closed_error). stop() does not wait for leases taken from it beyond close_timeout.
+    [[nodiscard]] std::shared_ptr<Pool> underlying_pool() { return gate_.running_pool("underlying_pool"); }
 
 private:
-    Pool& running_pool(std::string_view operation) {
-        std::lock_guard lock(mutex_);
-        if (state_ != service_state::running)
-            throw state_error("cannot " + std::string(operation) + ": the database service is " +
-                              std::string(to_string(state_)) +
-                              (state_ == service_state::created ? "; start() it first" : ""));
-        return *pool_;
-    }
-
     std::shared_ptr<Pool> open_pool() {
         pool_config config = options_.pool;
         if (!options_.create_if_missing) {
@@ -256,9 +232,7 @@ private:
     }
 
     database_options options_;
-    mutable std::mutex mutex_;
-    service_state state_ = service_state::created;
-    std::shared_ptr<Pool> pool_;
+    detail::service_gate<Pool> gate_;
 };
 
 using database = basic_database<>;

@@ -15,4 +15,5 @@ export import :isolation;
 export import :transaction;
 export import :pool;
 export import :manager;
+export import :service_gate;
 export import :service;

@@ -61,11 +61,13 @@ BOOST_AUTO_TEST_CASE(every_class_derives_from_error_and_runtime_error) {
     static_assert(std::is_base_of_v<sqlpool::error, sqlpool::misuse_error>);
     static_assert(std::is_base_of_v<sqlpool::error, sqlpool::config_error>);
     static_assert(std::is_base_of_v<sqlpool::error, sqlpool::transaction_error>);
+    static_assert(std::is_base_of_v<sqlpool::error, sqlpool::state_error>);
     BOOST_TEST(caught_as_error(sqlpool::busy_error(sqlpool::result_code::busy, "m", "")));
     BOOST_TEST(caught_as_error(sqlpool::sqlite_error(sqlpool::result_code::ioerr, "m", "")));
     BOOST_TEST(caught_as_error(sqlpool::misuse_error("m")));
     BOOST_TEST(caught_as_error(sqlpool::config_error({"m"})));
     BOOST_TEST(caught_as_error(sqlpool::transaction_error("m")));
+    BOOST_TEST(caught_as_error(sqlpool::state_error("m")));
 }
 
 BOOST_AUTO_TEST_CASE(the_most_specific_handler_wins) {
