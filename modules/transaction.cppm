@@ -6,6 +6,7 @@ export module sqlpool:transaction;
 import :errors;
 import :sqlite;
 import :events;
+import :config;
 
 namespace sqlpool::detail {
 
@@ -213,9 +214,9 @@ auto run_transaction(Acquire acquire, listener_sink sink, isolation_level level,
     using result_type = std::invoke_result_t<F&, connection&>;
     using steady = std::chrono::steady_clock;
     const auto started = steady::now();
-    // Capped at a century, so that milliseconds::max() means "no deadline" rather than overflow.
-    const auto deadline =
-        started + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365 * 100));
+    // Capped at pool_config::max_duration (validate() refuses longer), so that
+    // milliseconds::max() means "no deadline" rather than overflow.
+    const auto deadline = started + std::min(timeout, pool_config::max_duration);
     thread_local std::minstd_rand jitter{std::random_device{}()};
     auto pause = std::chrono::microseconds(500);
     for (std::uint64_t attempt = 1;; ++attempt) {
