@@ -28,9 +28,11 @@ export namespace sqlpool {
 //  - a database name without a NUL byte (SQLite would open the name before it);
 //  - pragmas of a plain name and a plain value (letters, digits, '_', '-', '.'), the rule
 //    connection enforces, so that no value can carry a second statement;
-//  - limits that are not negative and that SQLite keeps as written (not above its compiled-in
-//    bound), under which sqlpool's own statements still run (checked on a private in-memory
-//    connection with the limits and pragmas, when limits are set);
+//  - pragmas and limits with which a connection can be set up: when any is set, validate() sets up
+//    a private in-memory connection with them (process-wide pragmas such as hard_heap_limit
+//    aside), so a pragma SQLite refuses ("encoding=abc", "x=a.b-1"), a negative limit, a limit
+//    SQLite would silently change (above its compiled-in bound) or one under which sqlpool's own
+//    statements fail is refused;
 //  - file_mode within 0777.
 struct pool_config {
     // The longest duration any field may hold: 100 years.
@@ -91,7 +93,7 @@ struct pool_config {
     std::shared_ptr<pool_listener> listener;
 
     // Every violation, each a sentence naming the field and its value; empty when valid. With
-    // limits set, opens a private in-memory connection to try them.
+    // pragmas or limits set, opens a private in-memory connection to try them.
     [[nodiscard]] std::vector<std::string> validate() const;
 
     // A configuration from text: whitespace-separated key=value pairs naming pool_config's fields,
@@ -240,19 +242,32 @@ inline void check_connection_settings(const pool_config& config, std::vector<std
         if (auto problem = pragma_problem(name, value)) problems.push_back(std::move(*problem));
 }
 
-// Tries the limits (with the pragmas, which run under them) on a private in-memory connection:
-// SQLite silently changes a limit it cannot take, and sqlpool's own statements need room.
-inline void try_limits(const pool_config& config, std::vector<std::string>& problems) {
+// Pragmas that set the whole process's state, not a connection's: validate() does not run them.
+inline bool process_wide_pragma(std::string_view name) {
+    std::string lower(name);
+    std::ranges::transform(lower, lower.begin(), [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    return lower == "hard_heap_limit" || lower == "soft_heap_limit" || lower == "temp_store_directory" ||
+           lower == "data_store_directory";
+}
+
+// Sets up a private in-memory connection with the pragmas and limits, as the pool does each of its
+// own: SQLite refuses a pragma value it cannot parse or use ("PRAGMA encoding=abc"), silently
+// changes a limit it cannot take, and sqlpool's own statements need room under the limits.
+inline void try_connection(const pool_config& config, std::vector<std::string>& problems) {
+    open_options options{.path = ":memory:", .limits = config.limits};
     std::string tried;
+    for (const auto& [name, value] : config.pragmas)
+        if (!process_wide_pragma(name)) {
+            options.pragmas.emplace_back(name, value);
+            tried += (tried.empty() ? "pragma." : " pragma.") + name + "=" + value;
+        }
     for (const auto& [which, value] : config.limits)
         tried += (tried.empty() ? "" : " ") + limit_key(which) + "=" + std::to_string(value);
-    const bool plain_pragmas = std::ranges::none_of(config.pragmas, [](const auto& pragma) {
-        return pragma_problem(pragma.first, pragma.second).has_value();
-    });
+    if (tried.empty()) return;
     try {
-        connection probe(open_options{.path = ":memory:",
-                                      .pragmas = plain_pragmas ? config.pragmas : decltype(config.pragmas){},
-                                      .limits = config.limits});
+        connection probe(std::move(options));
         for (const auto& [which, value] : config.limits)
             if (const int kept = sqlite3_limit(probe.native_handle(), limit_id(which), -1); kept != value)
                 problems.push_back(limit_key(which) + " is " + std::to_string(value) + ", but SQLite keeps " +
@@ -261,18 +276,20 @@ inline void try_limits(const pool_config& config, std::vector<std::string>& prob
         probe.exec("BEGIN IMMEDIATE");
         probe.exec("ROLLBACK");
     } catch (const error& e) {
-        problems.push_back("limits " + tried + " leave sqlpool's own statements no room: " + e.what());
+        problems.push_back("a connection cannot be set up with " + tried + ": " + e.what());
     }
 }
 
-inline void check_limits(const pool_config& config, std::vector<std::string>& problems) {
-    bool negative = false;
+inline void check_pragmas_and_limits(const pool_config& config, std::vector<std::string>& problems) {
+    bool plain = std::ranges::none_of(config.pragmas, [](const auto& pragma) {
+        return pragma_problem(pragma.first, pragma.second).has_value();
+    });
     for (const auto& [which, value] : config.limits)
         if (value < 0) {
             problems.push_back(limit_key(which) + " is " + std::to_string(value) + ", must be >= 0");
-            negative = true;
+            plain = false;
         }
-    if (!negative && !config.limits.empty()) try_limits(config, problems);
+    if (plain) try_connection(config, problems);
 }
 
 } // namespace sqlpool::detail
@@ -285,7 +302,7 @@ std::vector<std::string> pool_config::validate() const {
     detail::check_sizes(*this, problems);
     detail::check_durations(*this, problems);
     detail::check_connection_settings(*this, problems);
-    detail::check_limits(*this, problems);
+    detail::check_pragmas_and_limits(*this, problems);
     return problems;
 }
 

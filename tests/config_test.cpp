@@ -590,6 +590,8 @@ const std::vector<config_row> config_rows{
     {"pragma.cache_size=\"-2000; DROP TABLE t\"", "pragma"},
     {"pragma.cache_size=-2000;", "pragma"},
     {"pragma.bad-name=1", "pragma"},
+    {"pragma.encoding=abc", "pragma.encoding"},                     // SQLite refuses the value
+    {"pragma.cache_size=am.cache_size5-2000", "pragma.cache_size"}, // not SQL (found by fuzzing)
     {"pragma.cache_size=-2000 pragma.temp_store=memory", ""},
     // The database name: no NUL byte.
     {"database=\"a\0b.db\""s, "database"},
