@@ -33,6 +33,13 @@ sqlpool::pool_config valid() {
     return sqlpool::pool_config{.database = "test.db"};
 }
 
+sqlpool::pool_config valid_at(const std::string& database) {
+    auto config = valid();
+    config.database = database;
+    config.pragmas = {{"cache_size", "-2000"}};
+    return config;
+}
+
 // validate() reports exactly one problem, and it is `expected`.
 void expect_single_problem(const sqlpool::pool_config& config, const std::string& expected) {
     const auto problems = config.validate();
@@ -675,6 +682,20 @@ BOOST_AUTO_TEST_CASE(fields_text_cannot_set_are_checked_too) {
     config.database = std::string("a\0b", 3);
     BOOST_TEST_REQUIRE(config.validate().size() == 1u);
     BOOST_TEST(contains(config.validate().front(), "database"));
+}
+
+BOOST_AUTO_TEST_CASE(a_query_only_pool_validates_and_opens) {
+    // validate() tries pragmas on a connection; read-only ones must still pass (read_write_split
+    // gives its readers query_only=1).
+    const sqlpool_test::scratch_dir dir("config");
+    auto config = valid();
+    config.database = dir.file("q.db");
+    config.pragmas = {{"query_only", "1"}};
+    config.limits = {{sqlpool::limit::length, 1'000'000}};
+    BOOST_TEST(config.validate().empty(), "problems: " << config.validate().size());
+    BOOST_CHECK_NO_THROW(
+        (sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping, sqlpool::recycling::standard,
+                             sqlpool::isolation::read_write_split>(valid_at(dir.file("split.db")))));
 }
 
 BOOST_AUTO_TEST_CASE(from_env_with_an_equals_sign_in_the_prefix_is_a_config_error) {
