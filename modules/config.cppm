@@ -21,7 +21,26 @@ using namespace std::chrono_literals; // for the defaults below; not exported
 
 export namespace sqlpool {
 
+// validate() accepts only values the pool honours as written:
+//  - every duration at most max_duration (100 years), so that each deadline the pool computes
+//    (now + duration, in steady_clock's nanoseconds) stays representable; busy_timeout at most
+//    max_busy_timeout (INT_MAX ms, about 24.8 days), what sqlite3_busy_timeout takes;
+//  - a database name without a NUL byte (SQLite would open the name before it);
+//  - pragmas of a plain name and a plain value (letters, digits, '_', '-', '.'), the rule
+//    connection enforces, so that no value can carry a second statement;
+//  - pragmas and limits with which a connection can be set up: when any is set, validate() sets up
+//    a private in-memory connection with them (process-wide pragmas such as hard_heap_limit
+//    aside), so a pragma SQLite refuses ("encoding=abc", "x=a.b-1"), a negative limit, a limit
+//    SQLite would silently change (above its compiled-in bound) or one under which sqlpool's own
+//    statements fail is refused;
+//  - file_mode within 0777.
 struct pool_config {
+    // The longest duration any field may hold: 100 years.
+    static constexpr std::chrono::milliseconds max_duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::years(100));
+    // The longest busy_timeout: sqlite3_busy_timeout takes an int of milliseconds.
+    static constexpr std::chrono::milliseconds max_busy_timeout{std::numeric_limits<int>::max()};
+
     // The database file, ":memory:" (one in-memory database shared by the pool's connections),
     // or a "file:" URI.
     std::string database;
@@ -73,44 +92,9 @@ struct pool_config {
     // retries and the close (see pool_listener). Not set: no cost but a null check per event.
     std::shared_ptr<pool_listener> listener;
 
-    // Every violation, each a sentence naming the field and its value; empty when valid.
-    [[nodiscard]] std::vector<std::string> validate() const {
-        std::vector<std::string> problems;
-        if (database.empty()) problems.emplace_back("database is empty, must name a file or \":memory:\"");
-        if (max_connections == 0) problems.emplace_back("max_connections is 0, must be >= 1");
-        if (min_connections > max_connections && max_connections != 0)
-            problems.push_back("min_connections (" + std::to_string(min_connections) +
-                               ") exceeds max_connections (" + std::to_string(max_connections) + ")");
-        const auto positive = [&](std::string_view name, std::chrono::milliseconds value) {
-            if (value <= std::chrono::milliseconds::zero())
-                problems.push_back(std::string(name) + " must be positive, is " +
-                                   detail::format_duration(value));
-        };
-        positive("acquire_timeout", acquire_timeout);
-        positive("connection_max_age", connection_max_age);
-        positive("idle_timeout", idle_timeout);
-        positive("health_check_interval", health_check_interval);
-        positive("transaction_timeout", transaction_timeout);
-        positive("maintenance_interval", maintenance_interval);
-        if (busy_timeout < std::chrono::milliseconds::zero())
-            problems.push_back("busy_timeout must not be negative, is " +
-                               detail::format_duration(busy_timeout));
-        if (close_timeout < std::chrono::milliseconds::zero())
-            problems.push_back("close_timeout must not be negative, is " +
-                               detail::format_duration(close_timeout));
-        if (acquire_timeout > std::chrono::milliseconds::zero() && acquire_timeout <= busy_timeout)
-            problems.push_back("acquire_timeout (" + detail::format_duration(acquire_timeout) +
-                               ") must be longer than busy_timeout (" +
-                               detail::format_duration(busy_timeout) + ")");
-        // Written so that NaN fails too. NOLINTNEXTLINE(readability-simplify-boolean-expr)
-        if (!(max_age_jitter >= 0.0 && max_age_jitter <= 1.0))
-            problems.push_back("max_age_jitter is " + std::to_string(max_age_jitter) +
-                               ", must be within 0..1");
-        if (statement_cache_size > 100'000)
-            problems.push_back("statement_cache_size is " + std::to_string(statement_cache_size) +
-                               ", must be <= 100000");
-        return problems;
-    }
+    // Every violation, each a sentence naming the field and its value; empty when valid. With
+    // pragmas or limits set, opens a private in-memory connection to try them.
+    [[nodiscard]] std::vector<std::string> validate() const;
 
     // A configuration from text: whitespace-separated key=value pairs naming pool_config's fields,
     // e.g. "database=app.db max_connections=8 connection_max_age=30m"; durations take a unit (ms,
@@ -157,191 +141,26 @@ struct pool_config {
 
 namespace sqlpool::detail {
 
-// One pool_config field as text: how to read it into a config and how to write it out.
-struct config_field {
-    std::string_view key;
-    std::function<std::optional<std::string>(pool_config&, std::string_view)> read; // an error, or nothing
-    std::function<std::string(const pool_config&)> write;
+// How validate() bounds one duration field. The field names of durations are written here only.
+struct duration_rule {
+    std::string_view name;
+    std::chrono::milliseconds pool_config::* member;
+    bool zero_allowed;
+    std::chrono::milliseconds max;
 };
 
-inline std::optional<std::uint64_t> to_count(std::string_view text) {
-    std::uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
-    return value;
-}
+inline constexpr std::array<duration_rule, 8> duration_rules{{
+    {"acquire_timeout", &pool_config::acquire_timeout, false, pool_config::max_duration},
+    {"connection_max_age", &pool_config::connection_max_age, false, pool_config::max_duration},
+    {"idle_timeout", &pool_config::idle_timeout, false, pool_config::max_duration},
+    {"health_check_interval", &pool_config::health_check_interval, false, pool_config::max_duration},
+    {"transaction_timeout", &pool_config::transaction_timeout, false, pool_config::max_duration},
+    {"maintenance_interval", &pool_config::maintenance_interval, false, pool_config::max_duration},
+    {"busy_timeout", &pool_config::busy_timeout, true, pool_config::max_busy_timeout},
+    {"close_timeout", &pool_config::close_timeout, true, pool_config::max_duration},
+}};
 
-inline std::optional<std::string> read_duration(std::chrono::milliseconds& into, std::string_view key,
-                                                std::string_view text) {
-    std::int64_t number = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc{} || end == text.data())
-        return std::string(key) + ": '" + std::string(text) +
-               "' is not a duration (a number and ms, s, m or h)";
-    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    std::int64_t scale = 0;
-    if (unit == "ms")
-        scale = 1;
-    else if (unit == "s")
-        scale = 1000;
-    else if (unit == "m" || unit == "min")
-        scale = 60'000;
-    else if (unit == "h")
-        scale = 3'600'000;
-    else if (unit.empty())
-        return std::string(key) + ": '" + std::string(text) + "' needs a unit (ms, s, m or h)";
-    else
-        return std::string(key) + ": unknown unit '" + std::string(unit) + "' (use ms, s, m or h)";
-    if (number > std::numeric_limits<std::int64_t>::max() / scale ||
-        number < std::numeric_limits<std::int64_t>::min() / scale)
-        return std::string(key) + ": '" + std::string(text) + "' is out of range";
-    into = std::chrono::milliseconds(number * scale);
-    return std::nullopt;
-}
-
-template <class E, std::size_t N>
-std::optional<std::string> read_enum(E& into, std::string_view key, std::string_view text,
-                                     const std::array<std::pair<std::string_view, E>, N>& names) {
-    for (const auto& [name, value] : names)
-        if (name == text) {
-            into = value;
-            return std::nullopt;
-        }
-    std::string valid;
-    for (const auto& [name, value] : names) valid += (valid.empty() ? "" : ", ") + std::string(name);
-    return std::string(key) + ": unknown value '" + std::string(text) + "' (use " + valid + ")";
-}
-
-template <class E, std::size_t N>
-std::string write_enum(E value, const std::array<std::pair<std::string_view, E>, N>& names) {
-    for (const auto& [name, v] : names)
-        if (v == value) return std::string(name);
-    return "?";
-}
-
-inline constexpr std::array<std::pair<std::string_view, open_mode>, 3> open_mode_names{
-    {{"read_only", open_mode::read_only},
-     {"read_write", open_mode::read_write},
-     {"read_write_create", open_mode::read_write_create}}};
-inline constexpr std::array<std::pair<std::string_view, journal_mode>, 7> journal_names{
-    {{"wal", journal_mode::wal},
-     {"delete", journal_mode::delete_journal},
-     {"truncate", journal_mode::truncate},
-     {"persist", journal_mode::persist},
-     {"memory", journal_mode::memory},
-     {"off", journal_mode::off},
-     {"unchanged", journal_mode::unchanged}}};
-inline constexpr std::array<std::pair<std::string_view, synchronous_mode>, 5> synchronous_names{
-    {{"off", synchronous_mode::off},
-     {"normal", synchronous_mode::normal},
-     {"full", synchronous_mode::full},
-     {"extra", synchronous_mode::extra},
-     {"unchanged", synchronous_mode::unchanged}}};
-inline constexpr std::array<std::pair<std::string_view, bool>, 6> bool_names{
-    {{"true", true}, {"false", false}, {"on", true}, {"off", false}, {"1", true}, {"0", false}}};
-
-template <class T>
-config_field count_field(std::string_view key, T pool_config::* member) {
-    return {key,
-            [key, member](pool_config& c, std::string_view text) -> std::optional<std::string> {
-                const auto value = to_count(text);
-                if (!value || *value > std::numeric_limits<T>::max())
-                    return std::string(key) + ": '" + std::string(text) + "' is not a whole number >= 0";
-                c.*member = static_cast<T>(*value);
-                return std::nullopt;
-            },
-            [member](const pool_config& c) { return std::to_string(c.*member); }};
-}
-
-inline config_field duration_field(std::string_view key, std::chrono::milliseconds pool_config::* member) {
-    return {
-        key,
-        [key, member](pool_config& c, std::string_view text) { return read_duration(c.*member, key, text); },
-        [member](const pool_config& c) { return std::to_string((c.*member).count()) + "ms"; }};
-}
-
-inline config_field bool_field(std::string_view key, bool pool_config::* member) {
-    return {key,
-            [key, member](pool_config& c, std::string_view text) {
-                return read_enum(c.*member, key, text, bool_names);
-            },
-            [member](const pool_config& c) { return std::string(c.*member ? "true" : "false"); }};
-}
-
-template <class E, std::size_t N>
-config_field enum_field(std::string_view key, E pool_config::* member,
-                        const std::array<std::pair<std::string_view, E>, N>& names) {
-    return {key,
-            [key, member, &names](pool_config& c, std::string_view text) {
-                return read_enum(c.*member, key, text, names);
-            },
-            [member, &names](const pool_config& c) { return write_enum(c.*member, names); }};
-}
-
-inline const std::vector<config_field>& config_fields() {
-    static const std::vector<config_field> fields{
-        {"database",
-         [](pool_config& c, std::string_view text) -> std::optional<std::string> {
-             c.database = std::string(text);
-             return std::nullopt;
-         },
-         [](const pool_config& c) { return c.database; }},
-        enum_field("mode", &pool_config::mode, open_mode_names),
-        duration_field("busy_timeout", &pool_config::busy_timeout),
-        bool_field("nofollow", &pool_config::nofollow),
-        enum_field("journal", &pool_config::journal, journal_names),
-        enum_field("synchronous", &pool_config::synchronous, synchronous_names),
-        bool_field("foreign_keys", &pool_config::foreign_keys),
-        count_field("statement_cache_size", &pool_config::statement_cache_size),
-        bool_field("defensive", &pool_config::defensive),
-        bool_field("trusted_schema", &pool_config::trusted_schema),
-        {"file_mode",
-         [](pool_config& c, std::string_view text) -> std::optional<std::string> {
-             if (text == "default") {
-                 c.file_mode.reset();
-                 return std::nullopt;
-             }
-             unsigned value = 0;
-             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 8);
-             if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || value > 0777)
-                 return "file_mode: '" + std::string(text) + "' is not an octal mode like 0600 (or default)";
-             c.file_mode = value;
-             return std::nullopt;
-         },
-         [](const pool_config& c) {
-             if (!c.file_mode) return std::string("default");
-             std::array<char, 8> text{};
-             const auto [end, ec] = std::to_chars(text.data(), text.data() + text.size(), *c.file_mode, 8);
-             return ec == std::errc{} ? "0" + std::string(text.data(), end) : std::string("?");
-         }},
-        count_field("min_connections", &pool_config::min_connections),
-        count_field("max_connections", &pool_config::max_connections),
-        duration_field("acquire_timeout", &pool_config::acquire_timeout),
-        duration_field("connection_max_age", &pool_config::connection_max_age),
-        {"max_age_jitter",
-         [](pool_config& c, std::string_view text) -> std::optional<std::string> {
-             double value = 0;
-             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-             if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
-                 return "max_age_jitter: '" + std::string(text) + "' is not a number";
-             c.max_age_jitter = value;
-             return std::nullopt;
-         },
-         [](const pool_config& c) {
-             std::array<char, 32> text{};
-             const auto [end, ec] = std::to_chars(text.data(), text.data() + text.size(), c.max_age_jitter);
-             return ec == std::errc{} ? std::string(text.data(), end) : std::string("?");
-         }},
-        duration_field("idle_timeout", &pool_config::idle_timeout),
-        duration_field("health_check_interval", &pool_config::health_check_interval),
-        count_field("max_uses", &pool_config::max_uses),
-        duration_field("transaction_timeout", &pool_config::transaction_timeout),
-        duration_field("close_timeout", &pool_config::close_timeout),
-        bool_field("background_maintenance", &pool_config::background_maintenance),
-        duration_field("maintenance_interval", &pool_config::maintenance_interval),
-    };
-    return fields;
-}
+inline constexpr unsigned max_file_mode = 0777;
 
 inline constexpr std::array<std::pair<std::string_view, limit>, 12> limit_names{
     {{"length", limit::length},
@@ -357,126 +176,134 @@ inline constexpr std::array<std::pair<std::string_view, limit>, 12> limit_names{
      {"trigger_depth", limit::trigger_depth},
      {"worker_threads", limit::worker_threads}}};
 
-inline std::string valid_keys() {
-    std::string keys;
-    for (const auto& field : config_fields())
-        keys += std::string(keys.empty() ? "" : ", ") + std::string(field.key);
-    return keys + ", pragma.NAME, limit.NAME";
+// "limit.NAME", as the text form writes it.
+inline std::string limit_key(limit which) {
+    for (const auto& [name, value] : limit_names)
+        if (value == which) return "limit." + std::string(name);
+    return "limit.?";
 }
 
-// Sets one key; returns the problem, if any.
-inline std::optional<std::string> set_field(pool_config& config, std::string_view key,
-                                            std::string_view value) {
-    if (key.starts_with("pragma.")) {
-        const auto name = key.substr(7);
-        if (name.empty()) return std::string("pragma.: the pragma needs a name (pragma.NAME=VALUE)");
-        config.pragmas.emplace_back(std::string(name), std::string(value));
-        return std::nullopt;
-    }
-    if (key.starts_with("limit.")) {
-        limit which{};
-        if (auto problem = read_enum(which, key, key.substr(6), limit_names)) return problem;
-        int number = 0;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-        if (ec != std::errc{} || end != value.data() + value.size() || value.empty() || number < 0)
-            return std::string(key) + ": '" + std::string(value) + "' is not a whole number >= 0";
-        config.limits.emplace_back(which, number);
-        return std::nullopt;
-    }
-    for (const auto& field : config_fields())
-        if (field.key == key) return field.read(config, value);
-    return "unknown key '" + std::string(key) + "'";
+inline std::string duration_bound(const duration_rule& rule) {
+    const auto text = format_duration(rule.max);
+    if (rule.max == pool_config::max_busy_timeout)
+        return text + " (INT_MAX ms, what sqlite3_busy_timeout takes)";
+    return text + " (" + std::to_string(std::chrono::duration_cast<std::chrono::years>(rule.max).count()) +
+           " years, pool_config::max_duration)";
 }
 
-inline void finish(pool_config& config, std::vector<std::string> problems) {
-    if (std::ranges::any_of(problems, [](const std::string& p) { return p.starts_with("unknown key"); }))
-        problems.push_back("valid keys: " + valid_keys());
-    if (!problems.empty()) throw config_error(std::move(problems));
-    config.check();
+inline void check_durations(const pool_config& config, std::vector<std::string>& problems) {
+    for (const auto& rule : duration_rules) {
+        const auto value = config.*rule.member;
+        const std::string name(rule.name);
+        if (!rule.zero_allowed && value <= std::chrono::milliseconds::zero())
+            problems.push_back(name + " must be positive, is " + format_duration(value));
+        else if (value < std::chrono::milliseconds::zero())
+            problems.push_back(name + " must not be negative, is " + format_duration(value));
+        else if (value > rule.max)
+            problems.push_back(name + " is " + format_duration(value) + ", must be at most " +
+                               duration_bound(rule));
+    }
+    if (config.acquire_timeout > std::chrono::milliseconds::zero() &&
+        config.acquire_timeout <= config.busy_timeout)
+        problems.push_back("acquire_timeout (" + format_duration(config.acquire_timeout) +
+                           ") must be longer than busy_timeout (" + format_duration(config.busy_timeout) +
+                           ")");
+}
+
+inline void check_database(const pool_config& config, std::vector<std::string>& problems) {
+    if (config.database.empty()) problems.emplace_back("database is empty, must name a file or \":memory:\"");
+    if (const auto nul = config.database.find('\0'); nul != std::string::npos)
+        problems.push_back("database contains a NUL byte (at offset " + std::to_string(nul) +
+                           "); SQLite would open only the name before it");
+}
+
+inline void check_sizes(const pool_config& config, std::vector<std::string>& problems) {
+    if (config.max_connections == 0) problems.emplace_back("max_connections is 0, must be >= 1");
+    if (config.min_connections > config.max_connections && config.max_connections != 0)
+        problems.push_back("min_connections (" + std::to_string(config.min_connections) +
+                           ") exceeds max_connections (" + std::to_string(config.max_connections) + ")");
+}
+
+inline void check_connection_settings(const pool_config& config, std::vector<std::string>& problems) {
+    // Written so that NaN fails too. NOLINTNEXTLINE(readability-simplify-boolean-expr)
+    if (!(config.max_age_jitter >= 0.0 && config.max_age_jitter <= 1.0))
+        problems.push_back("max_age_jitter is " + std::to_string(config.max_age_jitter) +
+                           ", must be within 0..1");
+    if (config.statement_cache_size > 100'000)
+        problems.push_back("statement_cache_size is " + std::to_string(config.statement_cache_size) +
+                           ", must be <= 100000");
+    if (config.file_mode && *config.file_mode > max_file_mode) {
+        std::array<char, 16> octal{};
+        const auto end = std::to_chars(octal.data(), octal.data() + octal.size(), *config.file_mode, 8).ptr;
+        problems.push_back("file_mode is 0" + std::string(octal.data(), end) +
+                           ", must be a permission mode within 0777");
+    }
+    for (const auto& [name, value] : config.pragmas)
+        if (auto problem = pragma_problem(name, value)) problems.push_back(std::move(*problem));
+}
+
+// Pragmas that set the whole process's state, not a connection's: validate() does not run them.
+inline bool process_wide_pragma(std::string_view name) {
+    std::string lower(name);
+    std::ranges::transform(lower, lower.begin(), [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    return lower == "hard_heap_limit" || lower == "soft_heap_limit" || lower == "temp_store_directory" ||
+           lower == "data_store_directory";
+}
+
+// Sets up a private in-memory connection with the pragmas and limits, as the pool does each of its
+// own: SQLite refuses a pragma value it cannot parse or use ("PRAGMA encoding=abc"), silently
+// changes a limit it cannot take, and sqlpool's own statements need room under the limits.
+inline void try_connection(const pool_config& config, std::vector<std::string>& problems) {
+    open_options options{.path = ":memory:", .limits = config.limits};
+    std::string tried;
+    for (const auto& [name, value] : config.pragmas)
+        if (!process_wide_pragma(name)) {
+            options.pragmas.emplace_back(name, value);
+            tried += (tried.empty() ? "pragma." : " pragma.") + name + "=" + value;
+        }
+    for (const auto& [which, value] : config.limits)
+        tried += (tried.empty() ? "" : " ") + limit_key(which) + "=" + std::to_string(value);
+    if (tried.empty()) return;
+    try {
+        connection probe(std::move(options));
+        for (const auto& [which, value] : config.limits)
+            if (const int kept = sqlite3_limit(probe.native_handle(), limit_id(which), -1); kept != value)
+                problems.push_back(limit_key(which) + " is " + std::to_string(value) + ", but SQLite keeps " +
+                                   std::to_string(kept) + " (its bound for this limit)");
+        (void)probe.query_value<std::int64_t>("SELECT 1"); // what health::ping runs
+        probe.exec("BEGIN"); // deferred: a query_only connection (read_write_split readers) may begin too
+        probe.exec("ROLLBACK");
+    } catch (const error& e) {
+        problems.push_back("a connection cannot be set up with " + tried + ": " + e.what());
+    }
+}
+
+inline void check_pragmas_and_limits(const pool_config& config, std::vector<std::string>& problems) {
+    bool plain = std::ranges::none_of(config.pragmas, [](const auto& pragma) {
+        return pragma_problem(pragma.first, pragma.second).has_value();
+    });
+    for (const auto& [which, value] : config.limits)
+        if (value < 0) {
+            problems.push_back(limit_key(which) + " is " + std::to_string(value) + ", must be >= 0");
+            plain = false;
+        }
+    if (plain) try_connection(config, problems);
 }
 
 } // namespace sqlpool::detail
 
 namespace sqlpool {
 
-pool_config pool_config::parse(std::string_view text) {
-    return parse(text, pool_config{});
-}
-pool_config pool_config::from_env(std::string_view prefix) {
-    return from_env(prefix, pool_config{});
-}
-
-pool_config pool_config::parse(std::string_view text, pool_config base) {
+std::vector<std::string> pool_config::validate() const {
     std::vector<std::string> problems;
-    std::size_t at = 0;
-    const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-    while (true) {
-        while (at < text.size() && is_space(text[at])) ++at;
-        if (at >= text.size()) break;
-        const std::size_t key_start = at;
-        while (at < text.size() && text[at] != '=' && !is_space(text[at])) ++at;
-        const std::string_view key = text.substr(key_start, at - key_start);
-        if (at >= text.size() || text[at] != '=') {
-            problems.push_back("'" + std::string(key) + "' has no value (write key=value)");
-            continue;
-        }
-        ++at; // '='
-        std::string value;
-        if (at < text.size() && text[at] == '"') {
-            const auto close = text.find('"', at + 1);
-            if (close == std::string_view::npos) {
-                problems.push_back(std::string(key) + ": the quoted value has no closing '\"'");
-                break;
-            }
-            value = std::string(text.substr(at + 1, close - at - 1));
-            at = close + 1;
-        } else {
-            const std::size_t value_start = at;
-            while (at < text.size() && !is_space(text[at])) ++at;
-            value = std::string(text.substr(value_start, at - value_start));
-        }
-        if (auto problem = detail::set_field(base, key, value)) problems.push_back(std::move(*problem));
-    }
-    detail::finish(base, std::move(problems));
-    return base;
-}
-
-pool_config pool_config::from_env(std::string_view prefix, pool_config base) {
-    std::vector<std::string> problems;
-    const std::string pragma_prefix = std::string(prefix) + "PRAGMA_";
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-        const std::string_view variable(*entry);
-        const auto eq = variable.find('=');
-        if (eq == std::string_view::npos || !variable.starts_with(prefix)) continue;
-        std::string name(variable.substr(0, eq));
-        const std::string_view value = variable.substr(eq + 1);
-        std::string key;
-        if (name.starts_with(pragma_prefix))
-            key = "pragma." + name.substr(pragma_prefix.size());
-        else
-            key = name.substr(prefix.size());
-        std::ranges::transform(key, key.begin(), [](char c) {
-            return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        });
-        if (auto problem = detail::set_field(base, key, value))
-            problems.push_back(name + ": " + std::move(*problem));
-    }
-    detail::finish(base, std::move(problems));
-    return base;
-}
-
-std::string pool_config::to_string() const {
-    std::string text;
-    const auto quoted = [](const std::string& value) {
-        return value.empty() || value.find_first_of(" \t\r\n") != std::string::npos ? "\"" + value + "\""
-                                                                                    : value;
-    };
-    for (const auto& field : detail::config_fields())
-        text += (text.empty() ? "" : " ") + std::string(field.key) + "=" + quoted(field.write(*this));
-    for (const auto& [name, value] : pragmas) text += " pragma." + name + "=" + quoted(value);
-    for (const auto& [which, value] : limits)
-        text += " limit." + detail::write_enum(which, detail::limit_names) + "=" + std::to_string(value);
-    return text;
+    detail::check_database(*this, problems);
+    detail::check_sizes(*this, problems);
+    detail::check_durations(*this, problems);
+    detail::check_connection_settings(*this, problems);
+    detail::check_pragmas_and_limits(*this, problems);
+    return problems;
 }
 
 } // namespace sqlpool

@@ -5,6 +5,7 @@ export module sqlpool:manager;
 import :errors;
 import :sqlite;
 import :config;
+import :config_text;
 import :pool;
 
 namespace sqlpool::detail {

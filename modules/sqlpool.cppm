@@ -4,6 +4,7 @@ export import :errors;
 export import :sqlite;
 export import :events;
 export import :config;
+export import :config_text;
 export import :connection_info;
 export import :stats;
 export import :metrics;

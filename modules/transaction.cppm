@@ -6,6 +6,7 @@ export module sqlpool:transaction;
 import :errors;
 import :sqlite;
 import :events;
+import :config;
 
 namespace sqlpool::detail {
 
@@ -262,9 +263,9 @@ auto run_transaction(Acquire acquire, listener_sink sink, isolation_level level,
                      std::chrono::milliseconds timeout, transaction_counters& counts, F& fn)
     -> std::invoke_result_t<F&, connection&> {
     const auto started = std::chrono::steady_clock::now();
-    // Capped at a century, so that milliseconds::max() means "no deadline" rather than overflow.
-    const auto deadline =
-        started + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365 * 100));
+    // Capped at pool_config::max_duration (validate() refuses longer), so that
+    // milliseconds::max() means "no deadline" rather than overflow.
+    const auto deadline = started + std::min(timeout, pool_config::max_duration);
     auto pause = std::chrono::microseconds(500);
     for (std::uint64_t attempt = 1;; ++attempt) {
         try {

@@ -1,15 +1,26 @@
 #define BOOST_TEST_MODULE config
 #include <boost/test/unit_test.hpp>
 
+#include <sqlite3.h>
+
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
+#include <exception>
 #include <functional>
+#include <future>
+#include <latch>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#include "support/scratch_dir.hpp"
 
 import sqlpool;
 
@@ -20,6 +31,13 @@ namespace {
 // A configuration with no problem at all, the base each case breaks in one way.
 sqlpool::pool_config valid() {
     return sqlpool::pool_config{.database = "test.db"};
+}
+
+sqlpool::pool_config valid_at(const std::string& database) {
+    auto config = valid();
+    config.database = database;
+    config.pragmas = {{"cache_size", "-2000"}};
+    return config;
 }
 
 // validate() reports exactly one problem, and it is `expected`.
@@ -301,7 +319,8 @@ BOOST_AUTO_TEST_CASE(defaults_match_open_options_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(memory_path_is_passed_as_given) {
-    // The pool, not the config, turns ":memory:" into a shared in-memory database.
+    // The pool, not the config, turns ":memory:" into a shared in-memory
+    // database.
     BOOST_TEST(sqlpool::pool_config{.database = ":memory:"}.connection_options().path == ":memory:");
 }
 
@@ -310,13 +329,17 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(parsing)
 
 BOOST_AUTO_TEST_CASE(every_key_parses) {
-    const auto c = sqlpool::pool_config::parse(
-        "database=\"my app.db\" mode=read_write busy_timeout=250ms nofollow=true journal=truncate "
-        "synchronous=full "
-        "foreign_keys=off statement_cache_size=16 min_connections=2 max_connections=6 acquire_timeout=3s "
-        "connection_max_age=30m max_age_jitter=0.25 idle_timeout=2h health_check_interval=45s max_uses=1000 "
-        "transaction_timeout=20s close_timeout=1s background_maintenance=false maintenance_interval=500ms "
-        "pragma.cache_size=-2000");
+    const auto c =
+        sqlpool::pool_config::parse("database=\"my app.db\" mode=read_write busy_timeout=250ms nofollow=true "
+                                    "journal=truncate "
+                                    "synchronous=full "
+                                    "foreign_keys=off statement_cache_size=16 min_connections=2 "
+                                    "max_connections=6 acquire_timeout=3s "
+                                    "connection_max_age=30m max_age_jitter=0.25 idle_timeout=2h "
+                                    "health_check_interval=45s max_uses=1000 "
+                                    "transaction_timeout=20s close_timeout=1s background_maintenance=false "
+                                    "maintenance_interval=500ms "
+                                    "pragma.cache_size=-2000");
     BOOST_TEST(c.database == "my app.db");
     BOOST_TEST((c.mode == sqlpool::open_mode::read_write));
     BOOST_TEST((c.busy_timeout == 250ms));
@@ -365,7 +388,8 @@ BOOST_AUTO_TEST_CASE(parsed_config_is_validated) {
     BOOST_CHECK_THROW((void)sqlpool::pool_config::parse("database=a.db max_connections=0"),
                       sqlpool::config_error);
     BOOST_CHECK_THROW((void)sqlpool::pool_config::parse("database=\"unclosed"), sqlpool::config_error);
-    BOOST_CHECK_THROW((void)sqlpool::pool_config::parse(""), sqlpool::config_error); // no database
+    BOOST_CHECK_THROW((void)sqlpool::pool_config::parse(""),
+                      sqlpool::config_error); // no database
 }
 
 BOOST_AUTO_TEST_CASE(environment_variables_override_the_base) {
@@ -393,6 +417,299 @@ BOOST_AUTO_TEST_CASE(environment_variables_override_the_base) {
          {"SQLPOOLTEST_DATABASE", "SQLPOOLTEST_MAX_CONNECTIONS", "SQLPOOLTEST_IDLE_TIMEOUT",
           "SQLPOOLTEST_PRAGMA_CACHE_SIZE", "SQLPOOLTEST_MAX_CONNECTION"})
         ::unsetenv(name);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Issue 11, part 4: a configuration validate() accepts works as written; one
+// the pool would refuse, or would silently run differently, is refused by
+// validate() with the field named.
+namespace {
+
+// A pool that counts what its maintenance does: health::ping counting periodic
+// checks, and recycling::standard counting the connections it is asked about.
+struct counting_health {
+    static constexpr sqlpool::check_point when = sqlpool::health::ping::when;
+    std::shared_ptr<std::atomic<int>> periodic = std::make_shared<std::atomic<int>>(0);
+    sqlpool::health_status check(sqlpool::connection& conn, const sqlpool::connection_info& info,
+                                 sqlpool::check_point point) const {
+        if (point == sqlpool::check_point::periodic) ++*periodic;
+        return sqlpool::health::ping{}.check(conn, info, point);
+    }
+};
+struct counting_recycling {
+    std::shared_ptr<std::atomic<int>> asked = std::make_shared<std::atomic<int>>(0);
+    [[nodiscard]] sqlpool::retire_reason retire(const sqlpool::connection_info& info,
+                                                std::chrono::steady_clock::time_point now,
+                                                const sqlpool::pool_config& config) const {
+        ++*asked;
+        return sqlpool::recycling::standard{}.retire(info, now, config);
+    }
+};
+using observed_pool = sqlpool::basic_pool<sqlpool::locking::std_mutex, counting_health, counting_recycling>;
+
+// Counts down a latch when the pool starts closing.
+struct close_signal : sqlpool::pool_listener {
+    std::latch started{1};
+    void on_close() override { started.count_down(); }
+};
+
+constexpr auto long_enough = std::chrono::hours(1); // a duration no test run reaches
+
+int sqlite_limit_id(sqlpool::limit which) {
+    switch (which) {
+    case sqlpool::limit::length:
+        return SQLITE_LIMIT_LENGTH;
+    case sqlpool::limit::sql_length:
+        return SQLITE_LIMIT_SQL_LENGTH;
+    case sqlpool::limit::column:
+        return SQLITE_LIMIT_COLUMN;
+    case sqlpool::limit::expr_depth:
+        return SQLITE_LIMIT_EXPR_DEPTH;
+    case sqlpool::limit::compound_select:
+        return SQLITE_LIMIT_COMPOUND_SELECT;
+    case sqlpool::limit::vdbe_op:
+        return SQLITE_LIMIT_VDBE_OP;
+    case sqlpool::limit::function_arg:
+        return SQLITE_LIMIT_FUNCTION_ARG;
+    case sqlpool::limit::attached:
+        return SQLITE_LIMIT_ATTACHED;
+    case sqlpool::limit::like_pattern_length:
+        return SQLITE_LIMIT_LIKE_PATTERN_LENGTH;
+    case sqlpool::limit::variable_number:
+        return SQLITE_LIMIT_VARIABLE_NUMBER;
+    case sqlpool::limit::trigger_depth:
+        return SQLITE_LIMIT_TRIGGER_DEPTH;
+    case sqlpool::limit::worker_threads:
+        return SQLITE_LIMIT_WORKER_THREADS;
+    }
+    return -1;
+}
+
+// The pool's one connection is leased: a thread blocked in acquire() keeps
+// waiting while nothing is released, and gets the connection once it is.
+void acquire_waits(sqlpool::pool& pool) {
+    auto held = pool.acquire();
+    auto waiter = std::async(std::launch::async, [&pool] { return static_cast<bool>(pool.acquire()); });
+    while (pool.stats().waiting == 0 && waiter.wait_for(0s) != std::future_status::ready)
+        std::this_thread::yield();
+    std::this_thread::sleep_for(50ms); // a waiter that gives up early has every chance to
+    BOOST_TEST((waiter.wait_for(0s) == std::future_status::timeout),
+               "acquire() returned while the only connection was still leased");
+    held = sqlpool::lease{};
+    BOOST_TEST(waiter.get());
+}
+
+// close() started while a lease is out waits for it, and reports every
+// connection closed.
+void close_waits(sqlpool::pool& pool, close_signal& signal) {
+    auto held = pool.acquire();
+    std::atomic<bool> released{false};
+    auto closer = std::async(std::launch::async, [&] {
+        const bool all_closed = pool.close();
+        return all_closed && released.load();
+    });
+    signal.started.wait();
+    std::this_thread::sleep_for(50ms); // a close() that does not wait has every chance to return
+    BOOST_TEST((closer.wait_for(0s) == std::future_status::timeout), "close() returned with a lease out");
+    released = true;
+    held = sqlpool::lease{};
+    BOOST_TEST(closer.get(), "close() returned true only after the lease came back");
+}
+
+// The background maintenance thread and maintain() do nothing before their
+// intervals pass.
+void maintenance_waits(const sqlpool::pool_config& config) {
+    const counting_health health;
+    const counting_recycling recycling;
+    observed_pool pool(config, health, recycling);
+    if (config.background_maintenance && config.maintenance_interval >= long_enough) {
+        std::this_thread::sleep_for(50ms); // a spinning maintenance thread runs thousands of rounds
+        BOOST_TEST(recycling.asked->load() == 0, "maintenance ran before maintenance_interval passed");
+    }
+    pool.maintain();
+    if (config.health_check_interval >= long_enough)
+        BOOST_TEST(health.periodic->load() == 0, "a periodic health check ran before it was due");
+}
+
+// A pool built from `config` honours every value in it.
+void honours(sqlpool::pool_config config) {
+    auto signal = std::make_shared<close_signal>();
+    config.listener = signal;
+    sqlpool::pool pool(config);
+    {
+        auto lease = pool.acquire();
+        BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA busy_timeout") == config.busy_timeout.count());
+        for (const auto& [which, value] : config.limits)
+            BOOST_TEST(sqlite3_limit(lease->native_handle(), sqlite_limit_id(which), -1) == value);
+        lease->exec("CREATE TABLE IF NOT EXISTS t(x)");
+    }
+    pool.write([](sqlpool::connection& conn) { conn.exec("INSERT INTO t VALUES (1)"); });
+    BOOST_TEST(pool.read([](sqlpool::connection& conn) {
+        return conn.query_value<std::int64_t>("SELECT count(*) FROM t");
+    }) == 1);
+    pool.maintain();
+    const auto closed = pool.stats().closed;
+    if (config.connection_max_age >= long_enough) BOOST_TEST(closed.aged == 0u);
+    if (config.idle_timeout >= long_enough) BOOST_TEST(closed.idle == 0u);
+    if (config.max_uses == 0 || config.max_uses > 2) BOOST_TEST(closed.uses == 0u);
+    if (config.max_connections == 1 && config.acquire_timeout >= long_enough) acquire_waits(pool);
+    if (config.close_timeout >= long_enough) close_waits(pool, *signal);
+    BOOST_TEST(pool.close());
+    maintenance_waits(config);
+}
+
+struct config_row {
+    std::string text;
+    std::string refused_naming; // empty: accepted
+};
+
+using namespace std::string_literals;
+
+// One text per row; `database=` a scratch file is put in front of each.
+const std::vector<config_row> config_rows{
+    // Durations: at most pool_config::max_duration (100 years = 876582h) each.
+    {"acquire_timeout=9999999h max_connections=1", "acquire_timeout"},
+    {"acquire_timeout=876583h max_connections=1", "acquire_timeout"},
+    {"acquire_timeout=876582h max_connections=1", ""},
+    {"connection_max_age=9999999h", "connection_max_age"},
+    {"connection_max_age=876582h", ""},
+    {"idle_timeout=9999999h min_connections=0", "idle_timeout"},
+    {"idle_timeout=876582h min_connections=0", ""},
+    {"maintenance_interval=9999999h", "maintenance_interval"},
+    {"maintenance_interval=876582h", ""},
+    {"close_timeout=9999999h", "close_timeout"},
+    {"close_timeout=876582h", ""},
+    {"health_check_interval=9999999h", "health_check_interval"},
+    {"health_check_interval=876582h", ""},
+    {"transaction_timeout=9999999h", "transaction_timeout"},
+    {"transaction_timeout=876582h", ""},
+    {"acquire_timeout=9223372036854775807ms", "acquire_timeout"},
+    {"acquire_timeout=-1ms", "acquire_timeout"},
+    // busy_timeout: at most INT_MAX ms, what sqlite3_busy_timeout takes.
+    {"busy_timeout=2147483648ms acquire_timeout=876582h", "busy_timeout"},
+    {"busy_timeout=9999999h acquire_timeout=876582h", "busy_timeout"},
+    {"busy_timeout=2147483647ms acquire_timeout=876582h", ""},
+    {"busy_timeout=0ms", ""},
+    // Pragmas: a plain name and a plain value, nothing SQLite would read as a
+    // second statement.
+    {"pragma.synchronous=\"OFF; DROP TABLE t\"", "pragma"},
+    {"pragma.cache_size=\"-2000; DROP TABLE t\"", "pragma"},
+    {"pragma.cache_size=-2000;", "pragma"},
+    {"pragma.bad-name=1", "pragma"},
+    {"pragma.encoding=abc", "pragma.encoding"},                     // SQLite refuses the value
+    {"pragma.cache_size=am.cache_size5-2000", "pragma.cache_size"}, // not SQL (found by fuzzing)
+    {"pragma.cache_size=-2000 pragma.temp_store=memory", ""},
+    // The database name: no NUL byte.
+    {"database=\"a\0b.db\""s, "database"},
+    // Limits: values SQLite keeps as written, under which sqlpool can set up a
+    // connection.
+    {"limit.length=-1", "limit.length"},
+    {"limit.length=2147483648", "limit.length"},
+    {"limit.worker_threads=100000", "limit.worker_threads"},
+    {"limit.attached=100000", "limit.attached"},
+    {"limit.sql_length=5", "limit.sql_length"},
+    {"limit.length=1000000 limit.sql_length=100000 limit.attached=0 "
+     "limit.worker_threads=0",
+     ""},
+    // Counts.
+    {"max_connections=18446744073709551615", ""},
+    {"max_connections=18446744073709551616", "max_connections"},
+    {"max_uses=18446744073709551615", ""},
+    {"statement_cache_size=100001", "statement_cache_size"},
+    {"statement_cache_size=100000", ""},
+    {"file_mode=01777", "file_mode"},
+    {"max_age_jitter=nan", "max_age_jitter"},
+    {"max_age_jitter=1e308", "max_age_jitter"},
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(extreme_values)
+
+BOOST_AUTO_TEST_CASE(every_row_is_refused_naming_its_field_or_accepted_and_honoured) {
+    const sqlpool_test::scratch_dir dir("config");
+    int n = 0;
+    for (const auto& row : config_rows) {
+        BOOST_TEST_CONTEXT("row: " << row.text) {
+            const std::string text =
+                "database=" + dir.file("row" + std::to_string(n++) + ".db") + " " + row.text;
+            std::optional<sqlpool::pool_config> config;
+            try {
+                config = sqlpool::pool_config::parse(text);
+            } catch (const sqlpool::config_error& e) {
+                BOOST_TEST(!row.refused_naming.empty(), "refused: " << e.what());
+                BOOST_TEST(contains(e.what(), row.refused_naming), "refused: " << e.what());
+            } catch (const std::exception& e) {
+                BOOST_ERROR("not a config_error: " << e.what());
+            }
+            if (!config) continue;
+            BOOST_TEST(row.refused_naming.empty(), "accepted");
+            try {
+                honours(*config); // whatever validate() accepts must work as written
+            } catch (const std::exception& e) {
+                BOOST_ERROR("accepted, but the pool failed: " << e.what());
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_maximum_duration_is_named_in_the_error) {
+    auto config = valid();
+    config.close_timeout = std::chrono::hours(9'999'999);
+    const auto problems = config.validate();
+    BOOST_TEST_REQUIRE(problems.size() == 1u);
+    BOOST_TEST(contains(problems.front(), "close_timeout"));
+    BOOST_TEST(contains(problems.front(), std::to_string(sqlpool::pool_config::max_duration.count()) + "ms"));
+    BOOST_TEST(contains(problems.front(), "100 years"));
+    config.close_timeout = sqlpool::pool_config::max_duration;
+    BOOST_TEST(config.validate().empty());
+}
+
+BOOST_AUTO_TEST_CASE(fields_text_cannot_set_are_checked_too) {
+    auto config = valid();
+    config.limits = {{sqlpool::limit::length, -1}};
+    BOOST_TEST_REQUIRE(config.validate().size() == 1u);
+    BOOST_TEST(contains(config.validate().front(), "limit.length"));
+    config = valid();
+    config.file_mode = 04755;
+    BOOST_TEST_REQUIRE(config.validate().size() == 1u);
+    BOOST_TEST(contains(config.validate().front(), "file_mode"));
+    config = valid();
+    config.pragmas = {{"cache size", "1"}, {"synchronous", "OFF; DROP TABLE t"}};
+    BOOST_TEST(config.validate().size() == 2u); // every problem named
+    config = valid();
+    config.database = std::string("a\0b", 3);
+    BOOST_TEST_REQUIRE(config.validate().size() == 1u);
+    BOOST_TEST(contains(config.validate().front(), "database"));
+}
+
+BOOST_AUTO_TEST_CASE(a_query_only_pool_validates_and_opens) {
+    // validate() tries pragmas on a connection; read-only ones must still pass (read_write_split
+    // gives its readers query_only=1).
+    const sqlpool_test::scratch_dir dir("config");
+    auto config = valid();
+    config.database = dir.file("q.db");
+    config.pragmas = {{"query_only", "1"}};
+    config.limits = {{sqlpool::limit::length, 1'000'000}};
+    BOOST_TEST(config.validate().empty(), "problems: " << config.validate().size());
+    BOOST_CHECK_NO_THROW(
+        (sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping, sqlpool::recycling::standard,
+                             sqlpool::isolation::read_write_split>(valid_at(dir.file("split.db")))));
+}
+
+BOOST_AUTO_TEST_CASE(from_env_with_an_equals_sign_in_the_prefix_is_a_config_error) {
+    ::setenv("SQLPOOLEQ", "X_DATABASE=a.db",
+             1); // environ holds "SQLPOOLEQ=X_DATABASE=a.db"
+    try {
+        (void)sqlpool::pool_config::from_env("SQLPOOLEQ=X_");
+        BOOST_ERROR("no config_error");
+    } catch (const sqlpool::config_error& e) {
+        BOOST_TEST(contains(e.what(), "prefix"));
+    } catch (const std::exception& e) {
+        BOOST_ERROR("not a config_error: " << e.what());
+    }
+    ::unsetenv("SQLPOOLEQ");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

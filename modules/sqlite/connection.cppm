@@ -355,6 +355,11 @@ bool has_temp_objects(sqlite3* db) noexcept {
     return code != SQLITE_DONE;
 }
 
+} // namespace
+
+// Shared with other partitions (pool_config::validate() checks what connection will check).
+namespace detail {
+
 int limit_id(limit which) {
     switch (which) {
     case limit::length:
@@ -397,6 +402,21 @@ bool is_pragma_value(std::string_view text) {
                c == '-' || c == '.';
     });
 }
+
+// The one rule for a configured pragma, used by connection and by pool_config::validate(): a
+// plain name and a plain value, so that nothing can add a second statement to "PRAGMA name=value".
+std::optional<std::string> pragma_problem(std::string_view name, std::string_view value) {
+    if (is_identifier(name) && is_pragma_value(value)) return std::nullopt;
+    return std::string("pragma '")
+        .append(name)
+        .append("=")
+        .append(value)
+        .append("' is not a plain name=value (letters, digits, '_', '-', '.')");
+}
+
+} // namespace detail
+
+namespace {
 
 const char* journal_mode_name(journal_mode mode) {
     switch (mode) {
@@ -466,12 +486,7 @@ connection::connection(open_options options) : options_(std::move(options)) {
     if (options_.path.empty())
         throw misuse_error("connection path is empty; use \":memory:\" for an in-memory database");
     for (const auto& [name, value] : options_.pragmas)
-        if (!is_identifier(name) || !is_pragma_value(value))
-            throw misuse_error(std::string("pragma '")
-                                   .append(name)
-                                   .append("=")
-                                   .append(value)
-                                   .append("' is not a plain name=value (letters, digits, '_', '-', '.')"));
+        if (auto problem = detail::pragma_problem(name, value)) throw misuse_error(std::move(*problem));
     create_with_mode();
     sqlite3* db = nullptr;
     const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
@@ -515,7 +530,7 @@ void connection::apply_defaults() {
     core_->check(
         sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, options_.trusted_schema ? 1 : 0, nullptr),
         "DBCONFIG_TRUSTED_SCHEMA");
-    for (const auto& [which, value] : options_.limits) sqlite3_limit(db, limit_id(which), value);
+    for (const auto& [which, value] : options_.limits) sqlite3_limit(db, detail::limit_id(which), value);
     core_->user_authorizer = options_.authorizer;
     core_->check(sqlite3_set_authorizer(db, &detail::connection_core::authorize, core_.get()),
                  "set_authorizer");
