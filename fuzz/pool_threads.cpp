@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,6 +104,11 @@ struct command {
 
 enum class phase : std::uint8_t { ready, running, gated };
 
+// Where a gated worker stopped: handed a connection (on_acquire), timed out (on_timeout), or inside
+// an operation (a health check, or on_connect after opening a connection), where the pool has
+// taken connections out of its idle set, or reserved capacity, without a lease holding them.
+enum class gate_kind : std::uint8_t { handed, timed_out, inner };
+
 // The worker this thread is, or max_workers on the controller's thread (no gates there).
 thread_local std::size_t this_worker = max_workers;
 
@@ -125,12 +131,13 @@ public:
         return s.cmd;
     }
 
-    // Worker side, from a listener event: stops here until the controller passes the baton back.
-    // `held` is the connection the event hands this worker (on_acquire), if any.
-    void gate(std::size_t w, std::optional<std::uint64_t> held) {
+    // Worker side, from a listener event or a health check: stops here until the controller passes
+    // the baton back. `held` is the connection the event hands this worker (on_acquire), if any.
+    void gate(std::size_t w, gate_kind kind, std::optional<std::uint64_t> held = std::nullopt) {
         std::unique_lock lock(mutex_);
         slot& s = workers_.at(w);
         s.state = phase::gated;
+        s.kind = kind;
         s.gated_on = held;
         changed_.notify_all();
         changed_.wait(lock, [&] { return s.go; });
@@ -201,6 +208,13 @@ public:
         return running_locked();
     }
 
+    // Workers stopped inside an operation (gate_kind::inner).
+    [[nodiscard]] std::size_t inner_gates() const {
+        const std::lock_guard lock(mutex_);
+        return static_cast<std::size_t>(std::ranges::count_if(
+            workers_, [](const slot& s) { return s.state == phase::gated && s.kind == gate_kind::inner; }));
+    }
+
     // The connections handed to workers stopped at on_acquire (their leases do not exist yet).
     [[nodiscard]] std::vector<std::uint64_t> gated_connections() const {
         const std::lock_guard lock(mutex_);
@@ -215,6 +229,7 @@ private:
         phase state = phase::running; // until its thread first asks for a command
         bool go = false;
         command cmd{};
+        gate_kind kind = gate_kind::handed;
         std::optional<std::uint64_t> gated_on;
     };
 
@@ -260,6 +275,9 @@ struct scripted_health {
 
     health_status check(sqlpool::connection& conn, const sqlpool::connection_info& info, check_point) const {
         FUZZ_CHECK(!conn.in_transaction());
+        // Outside the pool's lock, with the connection out of the idle set: others may run now,
+        // and the verdict is read after they did.
+        if (this_worker < max_workers) m->sched->gate(this_worker, gate_kind::inner);
         const std::lock_guard lock(m->mutex);
         FUZZ_CHECK(m->live.contains(info.id));
         FUZZ_CHECK(!m->leased.contains(info.id));
@@ -281,8 +299,11 @@ public:
     explicit recorder(std::shared_ptr<model> m) : m_(std::move(m)) {}
 
     void on_connect(const sqlpool::connection_info& info) override {
-        const std::lock_guard lock(m_->mutex);
-        FUZZ_CHECK(m_->live.insert(info.id).second);
+        {
+            const std::lock_guard lock(m_->mutex);
+            FUZZ_CHECK(m_->live.insert(info.id).second);
+        }
+        gate(gate_kind::inner); // opened for reserved capacity, not handed out or idle yet
     }
 
     void on_acquire(const sqlpool::connection_info& info, std::chrono::nanoseconds) override {
@@ -292,7 +313,7 @@ public:
             FUZZ_CHECK(m_->leased.insert(info.id).second); // never two holders
             ++m_->acquires;
         }
-        gate(info.id);
+        gate(gate_kind::handed, info.id);
     }
 
     void on_release(const sqlpool::connection_info& info) override {
@@ -313,7 +334,7 @@ public:
             const std::lock_guard lock(m_->mutex);
             ++m_->timeouts;
         }
-        gate(std::nullopt);
+        gate(gate_kind::timed_out);
     }
 
     void on_close() override {
@@ -322,8 +343,8 @@ public:
     }
 
 private:
-    void gate(std::optional<std::uint64_t> held) const {
-        if (this_worker < max_workers) m_->sched->gate(this_worker, held);
+    void gate(gate_kind kind, std::optional<std::uint64_t> held = std::nullopt) const {
+        if (this_worker < max_workers) m_->sched->gate(this_worker, kind, held);
     }
 
     std::shared_ptr<model> m_;
@@ -502,9 +523,13 @@ private:
         FUZZ_CHECK(model_->leased.empty());
     }
 
-    // The pool's invariants, with no thread mid-operation (parked waiters and gated workers only).
+    // The pool's invariants after every step: no worker is running other than parked in the pool.
+    // Workers stopped at an inner gate are mid-operation (each holds connections or capacity the
+    // pool took out of its idle set or reserved); with none, the point is quiescent and the counts
+    // are exact.
     void check_quiescent() {
         const std::vector<std::uint64_t> held = held_connections();
+        const std::size_t inner = sched_.inner_gates();
         const std::uint64_t timeouts_before = model_timeouts();
         const std::size_t parked = sched_.running();
         const sqlpool::pool_stats s = pool_->stats();
@@ -515,21 +540,30 @@ private:
         FUZZ_CHECK(s.max_connections == setup_.max_connections);
         FUZZ_CHECK(s.total <= s.max_connections);
         FUZZ_CHECK(s.idle + s.in_use == s.total);
-        FUZZ_CHECK(s.in_use == held.size()); // nothing is being opened, checked or given back
-        FUZZ_CHECK(s.total == model_->live.size());
-        FUZZ_CHECK(s.created - s.closed.total() == s.total);
         FUZZ_CHECK(s.waiting == 0 || s.idle == 0); // no waiter asleep next to an idle connection
         FUZZ_CHECK(!model_->closed || s.idle == 0);
-        FUZZ_CHECK(s.acquired == model_->acquires);
-        FUZZ_CHECK(s.failed_health_checks == model_->unhealthy);
         // Parked waiters may time out while this runs: each counts before its event arrives.
         FUZZ_CHECK(s.timeouts >= timeouts_before && s.timeouts <= model_->timeouts + parked);
+        if (inner == 0) {
+            FUZZ_CHECK(s.in_use == held.size()); // nothing is being opened, checked or given back
+            FUZZ_CHECK(s.total == model_->live.size());
+            FUZZ_CHECK(s.created - s.closed.total() == s.total);
+            FUZZ_CHECK(s.acquired == model_->acquires);
+            FUZZ_CHECK(s.failed_health_checks == model_->unhealthy);
+        } else {
+            FUZZ_CHECK(s.in_use >= held.size() + inner);
+            FUZZ_CHECK(s.total >= model_->live.size());
+            FUZZ_CHECK(s.created - s.closed.total() <= s.total);
+            FUZZ_CHECK(s.acquired >= model_->acquires && s.acquired <= model_->acquires + inner);
+            FUZZ_CHECK(s.failed_health_checks <= model_->unhealthy);
+        }
     }
 
     std::vector<std::uint64_t> held_connections() const {
         std::vector<std::uint64_t> ids = sched_.gated_connections();
         for (std::size_t w = 0; w < setup_.workers; ++w)
-            for (const sqlpool::lease& l : held_.at(w)) ids.push_back(l.info().id);
+            for (const sqlpool::lease& l : held_.at(w))
+                if (l) ids.push_back(l.info().id); // empty: its release stopped at a gate
         return ids;
     }
 
@@ -538,7 +572,7 @@ private:
         return model_->timeouts;
     }
 
-    void set_closed() {
+    void set_closed() const {
         const std::lock_guard lock(model_->mutex);
         model_->closed = true;
     }
@@ -565,7 +599,7 @@ private:
     }
 
     void perform(std::size_t w, const command& cmd) {
-        std::vector<sqlpool::lease>& mine = held_.at(w);
+        std::deque<sqlpool::lease>& mine = held_.at(w);
         switch (cmd.what) {
         case op::acquire:
         case op::try_acquire:
@@ -600,7 +634,11 @@ private:
             clock_.advance(std::chrono::seconds(cmd.a + 1));
             break;
         case op::release_all:
-            mine.clear();
+            // One at a time, each left in `mine` until it is back: the harness sees the others held.
+            while (!mine.empty()) {
+                mine.front().release();
+                mine.pop_front();
+            }
             break;
         case op::count:
         case op::exit:
@@ -636,18 +674,24 @@ private:
         }
     }
 
-    static void do_release(std::vector<sqlpool::lease>& mine, unsigned k, bool explicitly) {
+    // A lease gives its connection back (and may stop at a gate there) only while `mine` is not
+    // being restructured: another worker may hand this one a lease meanwhile (push_back, which
+    // keeps references to the elements valid, not iterators).
+    static void do_release(std::deque<sqlpool::lease>& mine, unsigned k, bool explicitly) {
         if (mine.empty()) return;
-        const auto at = mine.begin() + static_cast<std::ptrdiff_t>(k % mine.size());
+        const std::size_t at = k % mine.size();
         if (explicitly) {
-            at->release();
-            FUZZ_CHECK(!*at);
+            mine.at(at).release();
+            FUZZ_CHECK(!mine.at(at));
+            mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(at));
+            return;
         }
-        mine.erase(at); // destroying a lease gives its connection back
-    }
+        const sqlpool::lease gone = std::move(mine.at(at));
+        mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(at));
+    } // destroying `gone` gives its connection back
 
     // Hands a lease to another worker, whose thread gives it back later.
-    static void do_give(std::vector<sqlpool::lease>& mine, unsigned k, std::vector<sqlpool::lease>& to) {
+    static void do_give(std::deque<sqlpool::lease>& mine, unsigned k, std::deque<sqlpool::lease>& to) {
         if (mine.empty() || &mine == &to) return;
         const auto at = mine.begin() + static_cast<std::ptrdiff_t>(k % mine.size());
         to.push_back(std::move(*at));
@@ -656,7 +700,7 @@ private:
     }
 
     // Move-assigns lease k onto lease j, which gives j's connection back first.
-    static void do_move_assign(std::vector<sqlpool::lease>& mine, unsigned k, unsigned j) {
+    static void do_move_assign(std::deque<sqlpool::lease>& mine, unsigned k, unsigned j) {
         if (mine.size() < 2) return;
         const std::size_t from = k % mine.size();
         std::size_t to = j % mine.size();
@@ -673,18 +717,19 @@ private:
         mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(from));
     }
 
-    // Every other worker is idle, gated or parked: only the leases held now can keep close() from
+    // Every other worker is idle, gated or parked: only the leases held now, and workers stopped
+    // inside an operation (each holds a connection or reserved capacity), can keep close() from
     // closing every connection, and nothing can bring them back while it waits.
     void do_close(std::chrono::milliseconds timeout) {
-        const std::size_t held = held_connections().size();
+        const bool nothing_out = held_connections().empty() && sched_.inner_gates() == 0;
         set_closed();
         const bool all_closed = pool_->close(timeout);
-        FUZZ_CHECK(all_closed == (held == 0));
+        FUZZ_CHECK(all_closed == nothing_out);
         FUZZ_CHECK(pool_->closed());
     }
 
     // 0-3: the held lease's connection fails every check from now on; 4-7: the next 0-3 checks fail.
-    void do_health(const std::vector<sqlpool::lease>& mine, unsigned k) const {
+    void do_health(const std::deque<sqlpool::lease>& mine, unsigned k) const {
         const std::lock_guard lock(model_->mutex);
         if (k >= 4)
             model_->fail_next_checks = k - 4;
@@ -692,7 +737,7 @@ private:
             model_->sick.insert(mine.at(k % mine.size()).info().id);
     }
 
-    static void do_dirty(std::vector<sqlpool::lease>& mine, unsigned k) {
+    static void do_dirty(std::deque<sqlpool::lease>& mine, unsigned k) {
         if (mine.empty()) return;
         try {
             mine.at(k % mine.size())->exec("BEGIN IMMEDIATE"); // left open: rolled back on return
@@ -731,7 +776,7 @@ private:
     scheduler sched_;
     sqlpool_test::manual_clock clock_; // copies share one time: the pool holds another copy
     std::optional<fuzz_pool<Locking>> pool_;
-    std::array<std::vector<sqlpool::lease>, max_workers> held_;
+    std::array<std::deque<sqlpool::lease>, max_workers> held_;
     std::vector<std::thread> threads_;
     unsigned budget_ms_ = blocking_budget_ms;
 };
