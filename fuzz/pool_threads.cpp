@@ -9,11 +9,13 @@
 // The scheduler. The controller (the fuzzer's thread) holds the input and passes a baton: only
 // the worker it chose runs, one command at a time, at points the input chooses. A command that
 // may block (acquire, close, write) runs until it returns, parks in the pool's waiter queue, or
-// stops at a gate. Gates are the listener events on_acquire and on_timeout on a worker's thread:
-// a waiter woken by another thread runs only until its gate, then waits for the baton like
-// everyone else. After each step the controller waits until the pool is quiescent: every worker
-// is idle, at a gate, or parked, which it knows because the pool's stats().waiting equals the
-// number of workers inside a pool call (a waiter is counted from its enqueue to its wakeup). The
+// stops at a gate. Gates are where the pool calls back on a worker's thread, outside its lock:
+// the health check and on_connect (inner gates: the pool has connections out of its idle set or
+// capacity reserved for this operation), on_acquire and on_timeout. A waiter woken by another
+// thread runs only until its next gate, then waits for the baton like everyone else. After each
+// step the controller waits until no worker is mid-call: every worker is idle, at a gate, or
+// parked, which it knows because the pool's stats().waiting equals the number of workers inside a
+// pool call (a waiter is counted from its enqueue until it is dequeued to be woken). The
 // input names the worker to run next; naming a parked worker waits for its wait to end (its
 // timeout, a few ms at most, within a per-input budget). The only events the input does not order
 // are timeouts expiring while another worker runs, which race with it as they would in
@@ -25,12 +27,13 @@
 // its checks from now on, or the next N checks fail), write() that commits, write() whose body
 // throws, read(), BEGIN IMMEDIATE left open on a lease, advance the pool's clock.
 //
-// Checked at every quiescent point: no connection id held by two leases (the listener also checks
-// this as it happens, on every thread), the leases the workers hold (and connections handed to
-// workers stopped at on_acquire) are exactly the ones the listener saw acquired and not released,
-// total <= max_connections, idle + in_use == total, in_use == connections held, every open
-// connection either idle or held, no waiter asleep while a connection is idle, counters equal to
-// the events heard. At the end every lease goes back, close() returns true, every connection was
+// Checked after every step: no connection id held by two leases (the listener also checks this as
+// it happens, on every thread), the leases the workers hold (and connections handed to workers
+// stopped at on_acquire) are exactly the ones the listener saw acquired and not released,
+// total <= max_connections, idle + in_use == total, no waiter asleep while a connection is idle,
+// nothing idle once closed. At quiescent points (no worker at an inner gate) the counts are exact:
+// in_use == connections held, total == connections open, counters equal to the events heard;
+// otherwise bounded. At the end every lease goes back, close() returns true, every connection was
 // retired.
 //
 // Set POOL_THREADS_TRACE=1 to print the decoded steps of an input.
@@ -634,11 +637,7 @@ private:
             clock_.advance(std::chrono::seconds(cmd.a + 1));
             break;
         case op::release_all:
-            // One at a time, each left in `mine` until it is back: the harness sees the others held.
-            while (!mine.empty()) {
-                mine.front().release();
-                mine.pop_front();
-            }
+            release_all(mine);
             break;
         case op::count:
         case op::exit:
@@ -689,6 +688,14 @@ private:
         const sqlpool::lease gone = std::move(mine.at(at));
         mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(at));
     } // destroying `gone` gives its connection back
+
+    // One at a time, each left in `mine` until it is back: the harness sees the others held.
+    static void release_all(std::deque<sqlpool::lease>& mine) {
+        while (!mine.empty()) {
+            mine.front().release();
+            mine.pop_front();
+        }
+    }
 
     // Hands a lease to another worker, whose thread gives it back later.
     static void do_give(std::deque<sqlpool::lease>& mine, unsigned k, std::deque<sqlpool::lease>& to) {
