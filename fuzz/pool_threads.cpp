@@ -120,6 +120,8 @@ thread_local std::size_t this_worker = max_workers;
 // the baton). Only the controller makes a worker running; only the worker makes itself ready or
 // gated, so while the controller waits, the number of running workers only goes down.
 class scheduler {
+    using steady = std::chrono::steady_clock;
+
 public:
     explicit scheduler(std::size_t workers) : workers_(workers) {}
 
@@ -148,11 +150,13 @@ public:
         s.gated_on.reset();
     }
 
-    void start(std::size_t w, command cmd) {
+    // `wait` is the longest the command waits for a connection (acquire timeout), if it may.
+    void start(std::size_t w, command cmd, std::optional<std::chrono::milliseconds> wait = std::nullopt) {
         const std::lock_guard lock(mutex_);
         slot& s = workers_.at(w);
         FUZZ_CHECK(s.state == phase::ready);
         s.cmd = cmd;
+        s.deadline = wait ? steady::now() + *wait : steady::time_point::max();
         pass_baton(s);
     }
 
@@ -163,7 +167,9 @@ public:
         pass_baton(s);
     }
 
-    // Returns once no worker is mid-operation: every running worker is parked in the pool.
+    // Returns once no worker is mid-operation: every running worker is parked in the pool, and
+    // none past its deadline (a waiter whose timeout expired leaves at once: waiting for it keeps
+    // a zero-timeout acquire from racing the next step).
     // `waiting` reads the pool's stats().waiting. Equal counts mean every running worker is
     // parked: only workers call the pool while this waits, and a waiter is counted from its
     // enqueue until another thread dequeues it to wake it (or it times out). The running count
@@ -176,7 +182,7 @@ public:
             lock.unlock();
             const std::size_t parked = waiting();
             lock.lock();
-            if (running_locked() == before && parked == before) return;
+            if (running_locked() == before && parked == before && !expired_locked()) return;
             changed_.wait_for(lock, 50us);
         }
     }
@@ -234,12 +240,19 @@ private:
         command cmd{};
         gate_kind kind = gate_kind::handed;
         std::optional<std::uint64_t> gated_on;
+        steady::time_point deadline = steady::time_point::max(); // of its command's wait
     };
 
     void pass_baton(slot& s) {
         s.state = phase::running;
         s.go = true;
         changed_.notify_all();
+    }
+
+    [[nodiscard]] bool expired_locked() const {
+        const auto now = steady::now();
+        return std::ranges::any_of(
+            workers_, [&](const slot& s) { return s.state == phase::running && s.deadline <= now; });
     }
 
     [[nodiscard]] std::size_t running_locked() const {
@@ -451,7 +464,7 @@ private:
         }
         const command cmd = read_command();
         trace("worker %zu: %s %u %u\n", w, op_names.at(static_cast<std::size_t>(cmd.what)), cmd.a, cmd.b);
-        sched_.start(w, cmd);
+        sched_.start(w, cmd, wait_of(cmd));
     }
 
     command read_command() {
@@ -477,6 +490,13 @@ private:
             break;
         }
         return cmd;
+    }
+
+    // How long a command may wait in the pool for a connection (per acquire), if it may at all.
+    std::optional<std::chrono::milliseconds> wait_of(const command& cmd) const {
+        if (cmd.what == op::acquire || cmd.what == op::try_acquire) return std::chrono::milliseconds(cmd.a);
+        if (cmd.what == op::transaction) return std::chrono::milliseconds(setup_.acquire_timeout_ms);
+        return std::nullopt;
     }
 
     // What is left of the blocking budget caps every timeout, so no input waits long in total.
