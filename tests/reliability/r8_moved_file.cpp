@@ -123,7 +123,12 @@ void run_single_threaded(sqlpool::journal_mode journal, swap_kind kind, const ch
     make_restored_copy(restored);
     rel::watchdog guard(std::string("R8 ") + name);
 
-    sqlpool::pool pool{config_for(path, journal, 3)};
+    // Round 0 after the swap holds two leases on the old file while write() needs a connection
+    // to the new one, which waits for them (up to acquire_timeout): short timeouts keep it brief.
+    auto config = config_for(path, journal, 3);
+    config.busy_timeout = 200ms;
+    config.acquire_timeout = config.transaction_timeout = 1s;
+    sqlpool::pool pool{config};
     std::int64_t next_id = 1;
     outcome before;
     round_of_calls(pool, next_id, 0, before); // every connection has the old file open
