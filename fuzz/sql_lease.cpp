@@ -219,6 +219,7 @@ constexpr const char* probe_table = "CREATE TABLE sqlpool_probe(n INTEGER)";
 // free to create, not session state.)
 bool probe_untouched(sqlpool::connection& conn) {
     return read_int(conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0 &&
+           read_int(conn, "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'sqlpool_probe'") == 1 &&
            read_int(conn, std::string("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlpool_probe' AND "
                                       "sql = '") +
                               probe_table + "'") == 1;
@@ -228,9 +229,17 @@ bool probe_untouched(sqlpool::connection& conn) {
 void expect_write_stays(sqlpool::connection& next, sqlpool::connection& other) {
     if (!probe_untouched(next)) return;
     const std::int64_t before = read_int(other, "SELECT count(*) FROM sqlpool_probe");
-    next.exec("BEGIN IMMEDIATE");
-    next.exec("INSERT INTO sqlpool_probe(n) VALUES (1)");
-    next.exec("COMMIT");
+    try {
+        next.exec("BEGIN IMMEDIATE");
+        next.exec("INSERT INTO sqlpool_probe(n) VALUES (1)");
+        next.exec("COMMIT");
+    } catch (const sqlpool::error& e) {
+        // The shared database may refuse for reasons of its own (full, say); a temporary trigger
+        // that raises is caught by the temp schema check already.
+        std::fprintf(stderr, "sql_lease: the probe write failed: %s\n", e.what());
+        if (next.in_transaction()) next.exec("ROLLBACK");
+        return;
+    }
     const std::int64_t after = read_int(other, "SELECT count(*) FROM sqlpool_probe");
     if (after != before + 1)
         std::fprintf(stderr, "sql_lease: a committed insert did not stay: %lld rows before, %lld after\n",
