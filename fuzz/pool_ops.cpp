@@ -628,9 +628,15 @@ private:
         for (sqlite3_stmt* stmt : c.mid_step) sqlite3_finalize(stmt);
         c.mid_step.clear();
         if (rollback_may_clean) {
-            const std::size_t as_broken = reason_index(retire_reason::broken);
-            tainted = broken = ctl_->retire_events.at(as_broken) != retired_before.at(as_broken);
-            if (!tainted) ctl_->tainted.erase(info.id);
+            // Still tainted after the ROLLBACK exactly when the pool skipped its check on return.
+            tainted = broken = ctl_->checks == checks_before;
+            if (!tainted) { // kept: the lease counts as a use after all (on_release skipped it)
+                ctl_->tainted.erase(info.id);
+                if (auto kept = ctl_->live.find(info.id); kept != ctl_->live.end()) {
+                    ++kept->second.uses;
+                    kept->second.last_used = now;
+                }
+            }
         }
 
         if (reset) ++resets_;
