@@ -1189,20 +1189,29 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(hardening)
 
 BOOST_AUTO_TEST_CASE(new_files_are_private_unless_configured) {
-    temp_dir dir;
     const auto mode_of = [](const std::string& path) {
         struct stat st{};
         BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
         return st.st_mode & 0777u;
     };
-    {
-        sqlpool::connection conn{dir.file("private.db")};
+    // The mode is the one configured whatever the process's umask: a strict one (CI's) does not
+    // narrow 0640, an open one does not widen 0600.
+    for (const mode_t mask : {mode_t{0077}, mode_t{0022}, mode_t{0}}) {
+        BOOST_TEST_CONTEXT("umask 0" << std::oct << mask) {
+            temp_dir dir;
+            const mode_t saved = ::umask(mask);
+            {
+                sqlpool::connection conn{dir.file("private.db")};
+            }
+            {
+                sqlpool::connection conn{
+                    sqlpool::open_options{.path = dir.file("shared.db"), .file_mode = 0640}};
+            }
+            ::umask(saved);
+            BOOST_TEST(mode_of(dir.file("private.db")) == 0600u);
+            BOOST_TEST(mode_of(dir.file("shared.db")) == 0640u);
+        }
     }
-    BOOST_TEST(mode_of(dir.file("private.db")) == 0600u);
-    {
-        sqlpool::connection conn{sqlpool::open_options{.path = dir.file("shared.db"), .file_mode = 0640}};
-    }
-    BOOST_TEST(mode_of(dir.file("shared.db")) == 0640u);
 }
 
 BOOST_AUTO_TEST_CASE(defensive_and_trusted_schema_can_be_switched) {
@@ -1287,8 +1296,8 @@ BOOST_AUTO_TEST_CASE(a_statement_prepared_through_the_raw_handle_is_found) {
     sqlpool::connection conn{":memory:"};
     BOOST_TEST(conn.reset_all_statements() == 0u);
     sqlite3_stmt* raw = nullptr;
-    BOOST_REQUIRE(sqlite3_prepare_v2(conn.native_handle(), "SELECT 1 UNION ALL SELECT 2", -1, &raw, nullptr) ==
-                  SQLITE_OK);
+    BOOST_REQUIRE(sqlite3_prepare_v2(conn.native_handle(), "SELECT 1 UNION ALL SELECT 2", -1, &raw,
+                                     nullptr) == SQLITE_OK);
     BOOST_REQUIRE(sqlite3_step(raw) == SQLITE_ROW);
     BOOST_TEST(conn.reset_all_statements() == 1u);
     BOOST_TEST(sqlite3_stmt_busy(raw) == 0);

@@ -60,7 +60,8 @@ struct open_options {
     bool defensive = true; // SQLITE_DBCONFIG_DEFENSIVE: no writable_schema tricks, no shadow-table writes
     bool trusted_schema = false; // functions with side effects may not run from the schema
     // Permissions of a database file sqlpool creates (plain paths; SQLite gives its -wal and -shm
-    // files the same); std::nullopt leaves it to SQLite (0644 less the umask).
+    // files the same), exactly, whatever the umask; std::nullopt leaves it to SQLite (0644 less
+    // the umask).
     std::optional<unsigned> file_mode = 0600;
     std::vector<std::pair<limit, int>> limits; // sqlite3_limit values, e.g. {limit::length, 1'000'000}
     authorizer_function authorizer;            // consulted for every statement prepared
@@ -503,15 +504,19 @@ connection::connection(open_options options) : options_(std::move(options)) {
     apply_defaults();
 }
 
-// Creates a missing database file with options_.file_mode, so that SQLite (which creates files
-// 0644 less the umask) opens a file only its owner can read.
+// Creates a missing database file with exactly options_.file_mode, so that SQLite (which creates
+// files 0644 less the umask) opens a file only its owner can read. The umask does not narrow a
+// mode the user asked for: fchmod sets it as given, as SQLite does for its journals
+// (robust_open() in os_unix.c).
 void connection::create_with_mode() const {
     if (!options_.file_mode || options_.mode != open_mode::read_write_create ||
         is_memory_path(options_.path) || options_.path.starts_with("file:"))
         return;
     const int flags = O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | (options_.nofollow ? O_NOFOLLOW : 0);
     const int fd = ::open(options_.path.c_str(), flags, static_cast<mode_t>(*options_.file_mode));
-    if (fd >= 0) ::close(fd); // an empty file is an empty database; other errors surface in sqlite3_open_v2
+    if (fd < 0) return;                                           // other errors surface in sqlite3_open_v2
+    (void)::fchmod(fd, static_cast<mode_t>(*options_.file_mode)); // an empty file is an empty database
+    ::close(fd);
 }
 
 void connection::apply_defaults() {
