@@ -2,7 +2,8 @@
 //
 // The input, read with FuzzedDataProvider at one byte per decision, is a pool configuration and
 // then a deterministic interleaving of operations by up to 8 logical clients over one
-//   basic_pool<single_thread, scripted_health, recycling::standard, isolation::deferred, manual_clock>
+//   basic_pool<single_thread, scripted_health, recycling::standard, isolation::deferred, queue::barging,
+//              manual_clock>
 // on ":memory:": try_acquire / acquire, release (explicitly or by destruction), move a lease to
 // another client, run a statement, leave a transaction or a statement open, break a connection
 // (mark_broken), make connections fail their health checks, make opens fail, advance the clock,
@@ -284,7 +285,7 @@ private:
 
 using fuzz_pool =
     sqlpool::basic_pool<sqlpool::locking::single_thread, scripted_health, sqlpool::recycling::standard,
-                        sqlpool::isolation::deferred, sqlpool_test::manual_clock>;
+                        sqlpool::isolation::deferred, sqlpool::queue::barging, sqlpool_test::manual_clock>;
 
 struct client {
     std::optional<sqlpool::lease> lease;

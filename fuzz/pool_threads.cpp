@@ -1,9 +1,10 @@
 // pool_threads: libFuzzer target for the pool's locking under real threads (issue 12).
 //
 // pool_ops interleaves clients on one thread with locking::single_thread; this target runs the
-// concurrent policies (locking::std_mutex, spin, fifo: the input picks one) with 2 to 4 real worker
+// concurrent policies (locking::std_mutex or spin, with queue::barging, fifo or round_robin: the input
+// picks one of four pairs) with 2 to 4 real worker
 // threads over one
-//   basic_pool<Locking, scripted_health, recycling::standard, isolation::deferred, manual_clock>
+//   basic_pool<Locking, scripted_health, recycling::standard, isolation::deferred, Queue, manual_clock>
 // on ":memory:", background maintenance off.
 //
 // The scheduler. The controller (the fuzzer's thread) holds the input and passes a baton: only
@@ -368,7 +369,7 @@ private:
 
 // ------------------------------------------------------------------------------------- setup
 
-enum class locking_kind : std::uint8_t { std_mutex, spin, fifo };
+enum class locking_kind : std::uint8_t { std_mutex, spin, fifo, round_robin };
 
 struct setup {
     locking_kind locking = locking_kind::std_mutex;
@@ -382,7 +383,7 @@ struct setup {
 
 setup read_setup(FuzzedDataProvider& in) {
     setup s;
-    s.locking = static_cast<locking_kind>(in.ConsumeIntegralInRange<unsigned>(0, 2));
+    s.locking = static_cast<locking_kind>(in.ConsumeIntegralInRange<unsigned>(0, 3));
     s.workers = in.ConsumeIntegralInRange<std::size_t>(2, max_workers);
     s.max_connections = in.ConsumeIntegralInRange<std::size_t>(1, 4);
     s.min_connections = in.ConsumeIntegralInRange<std::size_t>(0, s.max_connections);
@@ -413,11 +414,11 @@ sqlpool::pool_config make_config(const setup& s, const std::shared_ptr<model>& m
 
 // ----------------------------------------------------------------------------------- harness
 
-template <class Locking>
+template <class Locking, class Queue>
 using fuzz_pool = sqlpool::basic_pool<Locking, scripted_health, sqlpool::recycling::standard,
-                                      sqlpool::isolation::deferred, sqlpool_test::manual_clock>;
+                                      sqlpool::isolation::deferred, Queue, sqlpool_test::manual_clock>;
 
-template <class Locking>
+template <class Locking, class Queue = sqlpool::queue::barging>
 class harness {
 public:
     harness(FuzzedDataProvider& in, const setup& s)
@@ -802,7 +803,7 @@ private:
     std::shared_ptr<model> model_;
     scheduler sched_;
     sqlpool_test::manual_clock clock_; // copies share one time: the pool holds another copy
-    std::optional<fuzz_pool<Locking>> pool_;
+    std::optional<fuzz_pool<Locking, Queue>> pool_;
     std::array<std::deque<sqlpool::lease>, max_workers> held_;
     std::vector<std::thread> threads_;
     unsigned budget_ms_ = blocking_budget_ms;
@@ -821,7 +822,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         harness<sqlpool::locking::spin>(in, s).run();
         break;
     case locking_kind::fifo:
-        harness<sqlpool::locking::fifo>(in, s).run();
+        harness<sqlpool::locking::std_mutex, sqlpool::queue::fifo>(in, s).run();
+        break;
+    case locking_kind::round_robin:
+        harness<sqlpool::locking::spin, sqlpool::queue::round_robin>(in, s).run();
         break;
     }
     return 0;

@@ -11,6 +11,7 @@ import :events;
 import :lease;
 import :file_generation;
 import :locking;
+import :queue;
 import :health;
 import :recycling;
 import :isolation;
@@ -81,7 +82,7 @@ namespace sqlpool {
 
 // The pool's shared state. Heap-allocated and owned by basic_pool until the pool is destroyed;
 // if leases are still out then, the last one to come back deletes it.
-template <class Locking, class Health, class Recycling, class Isolation, class Clock>
+template <class Locking, class Health, class Recycling, class Isolation, class Queue, class Clock>
 class basic_pool_core final : public detail::lease_owner {
     using mutex_type = typename Locking::mutex_type;
     using condition_type = typename Locking::condition_type;
@@ -104,12 +105,9 @@ class basic_pool_core final : public detail::lease_owner {
 
     // Strict handoff (every released connection goes to the longest waiter) or barging (it goes
     // back to the idle stack and the longest waiter is woken; a running thread may take it first).
-    static constexpr bool strict_fifo = [] {
-        if constexpr (requires { Locking::strict_fifo; })
-            return static_cast<bool>(Locking::strict_fifo);
-        else
-            return false;
-    }();
+    static constexpr bool strict_fifo = Queue::handoff == handoff_mode::direct;
+    static constexpr bool concurrent = locking_traits<Locking>::concurrent;
+    static constexpr auto checkout_bypass = health_traits<Health>::checkout_bypass;
 
 public:
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
@@ -155,15 +153,14 @@ public:
             slot_ptr chosen;
             bool open_new = false;
             if (!idle_.empty() && (!strict_fifo || queue_empty())) {
-                chosen = std::move(idle_.back());
-                idle_.pop_back();
+                chosen = take_idle();
                 ++in_use_;
                 if (retrying) wake_for_idle(nullptr); // more came back while this one was on its way
             } else if (total_ < config_.max_connections) {
                 ++total_;
                 ++in_use_;
                 open_new = true;
-            } else if constexpr (!Locking::concurrent) {
+            } else if constexpr (!concurrent) {
                 ++timeouts_;
                 return timed_out(lock, std::chrono::nanoseconds::zero(), throw_on_timeout,
                                  " (single_thread locking never waits)");
@@ -353,7 +350,7 @@ public:
         closing.clear();
         keeper_.reset();
         lock.lock();
-        if constexpr (Locking::concurrent) {
+        if constexpr (concurrent) {
             const auto deadline = detail::deadline_after(steady::now(), timeout);
             while (in_use_ != 0)
                 if (drained_.wait_until(lock, deadline) == std::cv_status::timeout) break;
@@ -386,6 +383,19 @@ public:
 
 private:
     bool queue_empty() const noexcept { return queue_head_ == nullptr; }
+
+    // An idle connection in the queue policy's reuse order (idle_ is short: max_connections).
+    slot_ptr take_idle() noexcept {
+        slot_ptr s;
+        if constexpr (Queue::reuse == reuse_order::lifo) {
+            s = std::move(idle_.back());
+            idle_.pop_back();
+        } else {
+            s = std::move(idle_.front());
+            idle_.erase(idle_.begin());
+        }
+        return s;
+    }
 
     template <class Event>
     void notify(const Event& event) noexcept {
@@ -581,19 +591,15 @@ private:
         const auto now = clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
         s->info.health = health_status::healthy;
-        const char* file = s->conn.filename();
-        struct stat st{};
-        if (*file != '\0' && ::stat(file, &st) == 0) {
-            s->info.file_device = static_cast<std::uint64_t>(st.st_dev);
-            s->info.file_inode = static_cast<std::uint64_t>(st.st_ino);
-        }
+        s->info.file_device = s->conn.file_device();
+        s->info.file_inode = s->conn.file_inode();
         s->conn.set_default_isolation(Isolation::default_level);
         run_on_connect(s->conn);
         s->conn.accept_session_state(); // what on_connect set up is the configured session
         const detail::file_key opened{s->info.file_device, s->info.file_inode};
         {
             lock_type lock(mutex_);
-            if (files_.is_current(s->generation)) files_.opened(file, opened);
+            if (files_.is_current(s->generation)) files_.opened(s->conn.filename(), opened);
             s->info.id = ++created_;
             if (leased) ++acquired_;
             s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
@@ -618,9 +624,8 @@ private:
     bool checkout_healthy(detail::slot& s) {
         if (s.conn.broken_code() != 0) return false;
         if constexpr (includes(Health::when, check_point::on_checkout)) {
-            if constexpr (requires { Health::checkout_bypass; }) {
-                const auto now = clock_.now();
-                if (now - s.info.last_used_at < Health::checkout_bypass) return true;
+            if constexpr (checkout_bypass > checkout_bypass.zero()) {
+                if (clock_.now() - s.info.last_used_at < checkout_bypass) return true;
             }
             s.info.last_checked_at = clock_.now();
             return run_check(s, check_point::on_checkout) != health_status::unhealthy;
@@ -765,23 +770,26 @@ private:
 
 export namespace sqlpool {
 
-// A pool of SQLite connections to one database, composed from policies:
+// A pool of SQLite connections to one database, composed from five policies:
 //   Locking   — how the idle set and waiters are synchronised (locking::std_mutex, spin, single_thread)
 //   Health    — when and how connections are checked (health::ping, file_identity, quick_check, ...)
 //   Recycling — when healthy connections retire (recycling::standard, max_age, max_uses<N>, ...)
 //   Isolation — the default BEGIN mode (isolation::deferred, immediate, exclusive)
+//   Queue     — who gets a returned connection, and which idle one goes first (queue::barging,
+//               fifo, round_robin)
 //   Clock     — where ages are measured; tests pass a clock they move by hand
 template <locking_policy Locking = locking::std_mutex, health_policy Health = health::ping,
           recycling_policy Recycling = recycling::standard, isolation_policy Isolation = isolation::deferred,
-          pool_clock Clock = std::chrono::steady_clock>
+          queue_policy Queue = queue::barging, pool_clock Clock = std::chrono::steady_clock>
 class basic_pool {
-    using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Clock>;
+    using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>;
 
 public:
     using locking_type = Locking;
     using health_type = Health;
     using recycling_type = Recycling;
     using isolation_type = Isolation;
+    using queue_type = Queue;
     using clock_type = Clock;
 
     // Validates `config` (config_error lists every problem) and opens min_connections, so a
@@ -801,7 +809,7 @@ public:
         } else {
             core_ = start_core(std::move(config), std::move(health), std::move(recycling), std::move(clock));
         }
-        if constexpr (Locking::concurrent) {
+        if constexpr (locking_traits<Locking>::concurrent) {
             if (core_->config().background_maintenance)
                 maintenance_ = std::thread([this] { run_maintenance(); });
         }

@@ -10,6 +10,7 @@ export import :stats;
 export import :metrics;
 export import :lease;
 export import :locking;
+export import :queue;
 export import :health;
 export import :recycling;
 export import :isolation;

@@ -39,16 +39,19 @@ namespace bad {
 // locking_policy
 struct no_mutex_type {
     using condition_type = std::condition_variable;
-    static constexpr bool concurrent = true;
-};
-struct no_concurrent_flag {
-    using mutex_type = std::mutex;
-    using condition_type = std::condition_variable;
 };
 struct condition_cannot_wait {
     using mutex_type = std::mutex;
     using condition_type = int;
-    static constexpr bool concurrent = true;
+};
+
+// queue_policy
+struct no_reuse {
+    static constexpr sqlpool::handoff_mode handoff = sqlpool::handoff_mode::direct;
+};
+struct handoff_is_bool {
+    static constexpr bool handoff = true;
+    static constexpr sqlpool::reuse_order reuse = sqlpool::reuse_order::lifo;
 };
 
 // health_policy
@@ -108,9 +111,11 @@ struct no_now {};
 } // namespace bad
 
 static_assert(!sqlpool::locking_policy<bad::no_mutex_type>);
-static_assert(!sqlpool::locking_policy<bad::no_concurrent_flag>);
 static_assert(!sqlpool::locking_policy<bad::condition_cannot_wait>);
 static_assert(!sqlpool::locking_policy<int>);
+static_assert(!sqlpool::queue_policy<bad::no_reuse>);
+static_assert(!sqlpool::queue_policy<bad::handoff_is_bool>);
+static_assert(!sqlpool::queue_policy<sqlpool::locking::std_mutex>);
 static_assert(!sqlpool::health_policy<bad::no_when>);
 static_assert(!sqlpool::health_policy<bad::check_returns_bool>);
 static_assert(!sqlpool::health_policy<bad::health_not_copyable>);
@@ -136,12 +141,20 @@ concept pool_takes_isolation = requires {
     typename sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
                                  sqlpool::recycling::standard, I>;
 };
+template <class Q>
+concept pool_takes_queue = requires {
+    typename sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
+                                 sqlpool::recycling::standard, sqlpool::isolation::deferred, Q>;
+};
 template <class C>
 concept pool_takes_clock = requires {
     typename sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
-                                 sqlpool::recycling::standard, sqlpool::isolation::deferred, C>;
+                                 sqlpool::recycling::standard, sqlpool::isolation::deferred,
+                                 sqlpool::queue::barging, C>;
 };
-static_assert(!pool_takes_locking<bad::no_concurrent_flag>);
+static_assert(!pool_takes_locking<bad::condition_cannot_wait>);
+static_assert(!pool_takes_queue<bad::no_reuse>);
+static_assert(pool_takes_queue<sqlpool::queue::round_robin>);
 static_assert(!pool_takes_health<bad::check_returns_bool>);
 static_assert(!pool_takes_recycling<bad::retire_not_const>);
 static_assert(!pool_takes_isolation<bad::no_write_level>);
@@ -513,8 +526,88 @@ BOOST_AUTO_TEST_CASE(null_locking_never_waits) {
     std::unique_lock lock(mutex);
     BOOST_TEST(mutex.try_lock());
     BOOST_TEST((condition.wait_until(lock, steady::now() + 1h) == std::cv_status::timeout));
-    static_assert(!sqlpool::locking::single_thread::concurrent);
-    static_assert(sqlpool::locking::std_mutex::concurrent && sqlpool::locking::spin::concurrent);
+    static_assert(!sqlpool::locking_traits<sqlpool::locking::single_thread>::concurrent);
+    static_assert(sqlpool::locking_traits<sqlpool::locking::std_mutex>::concurrent &&
+                  sqlpool::locking_traits<sqlpool::locking::spin>::concurrent);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Queue policies in real pools: which idle connection goes first, and who gets a returned one.
+BOOST_AUTO_TEST_SUITE(queue)
+
+template <class Queue>
+using queued = sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check,
+                                   sqlpool::recycling::never, sqlpool::isolation::deferred, Queue>;
+
+sqlpool::pool_config queue_config(const sqlpool_test::temp_dir& dir, std::size_t connections) {
+    return {.database = dir.file("q.db"),
+            .min_connections = connections,
+            .max_connections = connections,
+            .background_maintenance = false};
+}
+
+// The ids of the connections six acquire + release rounds in a row get.
+template <class Pool>
+std::vector<std::uint64_t> ids_in_turn(Pool& pool) {
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 6; ++i) ids.push_back(pool.acquire().info().id);
+    return ids;
+}
+
+BOOST_AUTO_TEST_CASE(barging_and_fifo_reuse_the_most_recently_returned_connection) {
+    sqlpool_test::temp_dir dir;
+    queued<sqlpool::queue::barging> barging{queue_config(dir, 3)};
+    const auto ids = ids_in_turn(barging);
+    BOOST_TEST(std::set<std::uint64_t>(ids.begin(), ids.end()).size() == 1u);
+    sqlpool_test::temp_dir other;
+    queued<sqlpool::queue::fifo> fifo{queue_config(other, 3)};
+    const auto fifo_ids = ids_in_turn(fifo);
+    BOOST_TEST(std::set<std::uint64_t>(fifo_ids.begin(), fifo_ids.end()).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(round_robin_takes_the_least_recently_returned_connection) {
+    sqlpool_test::temp_dir dir;
+    queued<sqlpool::queue::round_robin> pool{queue_config(dir, 3)};
+    const auto ids = ids_in_turn(pool);
+    BOOST_TEST(std::set<std::uint64_t>(ids.begin(), ids.end()).size() == 3u);
+    for (std::size_t i = 3; i < ids.size(); ++i) BOOST_TEST(ids[i] == ids[i - 3]); // in turn
+    BOOST_TEST(pool.stats().acquired == 6u);
+}
+
+// Two threads queue, one after the other, behind a held connection. `fifo` puts the returned
+// connection into the first waiter's hands: a thread that asks right after the release finds
+// nothing idle, and the waiters get it in arrival order.
+BOOST_AUTO_TEST_CASE(fifo_hands_a_returned_connection_to_the_longest_waiter) {
+    sqlpool_test::temp_dir dir;
+    queued<sqlpool::queue::fifo> pool{queue_config(dir, 1)};
+    auto held = pool.acquire();
+    std::mutex order_mutex;
+    std::vector<int> order;
+    std::atomic<bool> checked{false};
+    const auto wait_then_use = [&](int who) {
+        auto lease = pool.acquire(std::chrono::seconds(60));
+        {
+            std::lock_guard lock(order_mutex);
+            order.push_back(who);
+        }
+        checked.wait(false); // keeps it until the main thread has looked at the idle set
+    };
+    const auto until_waiting = [&](std::size_t n) {
+        while (pool.stats().waiting != n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
+    std::thread first(wait_then_use, 1);
+    until_waiting(1);
+    std::thread second(wait_then_use, 2);
+    until_waiting(2);
+    held = {};
+    BOOST_TEST(!pool.try_acquire().has_value()); // it went to a waiter, not back to the idle set
+    checked = true;
+    checked.notify_all();
+    first.join();
+    second.join();
+    BOOST_TEST((order == std::vector<int>{1, 2}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -536,18 +629,20 @@ namespace rp = sqlpool::recycling;
 namespace ip = sqlpool::isolation;
 using sqlpool::check_point;
 
-template <class Locking, class Health, class Recycling, class Isolation>
-using clocked = sqlpool::basic_pool<Locking, Health, Recycling, Isolation, sqlpool_test::manual_clock>;
+namespace qp = sqlpool::queue;
 
-// Each locking, health, recycling and isolation policy appears in at least one pool.
+template <class Locking, class Health, class Recycling, class Isolation, class Queue = qp::barging>
+using clocked = sqlpool::basic_pool<Locking, Health, Recycling, Isolation, Queue, sqlpool_test::manual_clock>;
+
+// Each locking, health, recycling, isolation and queue policy appears in at least one pool.
 using pools = std::tuple<clocked<lk::std_mutex, hp::ping, rp::standard, ip::deferred>,
-                         clocked<lk::spin, hp::file_identity, rp::max_age, ip::immediate>,
-                         clocked<lk::fifo, hp::quick_check, rp::max_uses<2>, ip::exclusive>,
+                         clocked<lk::spin, hp::file_identity, rp::max_age, ip::immediate, qp::round_robin>,
+                         clocked<lk::std_mutex, hp::quick_check, rp::max_uses<2>, ip::exclusive, qp::fifo>,
                          clocked<lk::single_thread, hp::no_check, rp::idle_timeout, ip::immediate>,
                          clocked<lk::std_mutex, hp::all_of<hp::file_identity, hp::quick_check>,
                                  rp::any_of<rp::max_uses<4>, rp::idle_timeout>, ip::read_write_split>,
                          clocked<lk::spin, hp::all_of<hp::ping, hp::no_check>, rp::never, ip::exclusive>,
-                         clocked<lk::fifo, hp::ping, rp::max_uses<>, ip::deferred>>;
+                         clocked<lk::spin, hp::ping, rp::max_uses<>, ip::deferred, qp::fifo>>;
 
 // What a health policy promises to notice, and at which check points: the database file replaced
 // under the connection (renamed over), or its pages corrupted in place.
@@ -712,7 +807,7 @@ BOOST_FIXTURE_TEST_SUITE(stock_policies_in_a_pool, matrix::setup)
 BOOST_AUTO_TEST_CASE_TEMPLATE(leases_are_exclusive_across_threads, Pool, matrix::pools) {
     auto pool = open<Pool>();
     // Three threads (the readers of a read_write_split pool) each hold a lease at the same moment.
-    constexpr std::size_t holders = Pool::locking_type::concurrent ? 3 : 1;
+    constexpr std::size_t holders = sqlpool::locking_traits<typename Pool::locking_type>::concurrent ? 3 : 1;
     constexpr int rounds = 20;
     std::barrier all_holding(static_cast<std::ptrdiff_t>(holders));
     std::mutex ids_mutex;

@@ -40,7 +40,7 @@ struct switchable_health {
 
 using pool_type =
     sqlpool::basic_pool<sqlpool::locking::single_thread, switchable_health, sqlpool::recycling::standard,
-                        sqlpool::isolation::deferred, sqlpool_test::manual_clock>;
+                        sqlpool::isolation::deferred, sqlpool::queue::barging, sqlpool_test::manual_clock>;
 
 struct model {
     std::size_t max = 3;

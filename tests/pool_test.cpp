@@ -143,7 +143,7 @@ using periodic_health = switchable_health<sqlpool::check_point::periodic>;
 
 template <class Health = sqlpool::health::no_check, class Recycling = sqlpool::recycling::standard>
 using clocked_pool = sqlpool::basic_pool<sqlpool::locking::std_mutex, Health, Recycling,
-                                         sqlpool::isolation::deferred, manual_clock>;
+                                         sqlpool::isolation::deferred, sqlpool::queue::barging, manual_clock>;
 
 template <std::uint64_t N>
 using uses_pool = sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::no_check,

@@ -10,15 +10,21 @@ export namespace sqlpool {
 
 // A health policy states when it runs (`when`, a check_point set) and checks one connection.
 // check() runs outside the pool's lock and may run on several threads at once, each with its
-// own connection. It should not throw; if it does, the connection counts as unhealthy.
-// Optionally, `checkout_bypass` (a duration) skips the on-checkout check for a connection used
-// more recently than that.
+// own connection. It should not throw; if it does, the connection counts as unhealthy. What else
+// the pool needs to know about it comes from health_traits.
 template <class H>
 concept health_policy =
     std::copy_constructible<H> && requires(H& policy, connection& conn, const connection_info& info) {
         { H::when } -> std::convertible_to<check_point>;
         { policy.check(conn, info, check_point::on_checkout) } -> std::same_as<health_status>;
     };
+
+// The defaults for a health policy; specialise it for a policy that differs.
+template <class H>
+struct health_traits {
+    // A connection returned more recently than this is handed out without its on-checkout check.
+    static constexpr std::chrono::nanoseconds checkout_bypass{0};
+};
 
 } // namespace sqlpool
 
@@ -42,10 +48,9 @@ export namespace sqlpool::health {
 
 // The connection answers a trivial cached statement, is in autocommit mode, and its database file
 // is still the one at its path (not deleted or replaced). Checked on checkout when the connection
-// sat idle for more than half a second, and periodically.
+// sat idle for more than half a second (health_traits<ping>), and periodically.
 struct ping {
     static constexpr check_point when = check_point::on_checkout | check_point::periodic;
-    static constexpr std::chrono::milliseconds checkout_bypass{500};
 
     health_status check(connection& conn, const connection_info&, check_point) const noexcept {
         try {
@@ -125,3 +130,12 @@ struct all_of {
 };
 
 } // namespace sqlpool::health
+
+export namespace sqlpool {
+
+template <>
+struct health_traits<health::ping> {
+    static constexpr std::chrono::nanoseconds checkout_bypass = std::chrono::milliseconds(500);
+};
+
+} // namespace sqlpool

@@ -5,16 +5,14 @@ export module sqlpool:locking;
 
 export namespace sqlpool {
 
-// A locking policy names a mutex type, a condition type that waits on it, and whether the pool
-// is shared between threads at all (`concurrent`). Optionally `strict_fifo = true`: released
-// connections go straight to the longest waiter instead of back to the idle stack. A non-concurrent pool
-// never waits: acquire on an exhausted pool throws at once, and no background maintenance thread is started.
+// A locking policy supplies synchronisation primitives and nothing else: a mutex type and a
+// condition type that waits on it. What else the pool needs to know about it comes from
+// locking_traits. Who gets a returned connection is the queue policy's business.
 template <class P>
 concept locking_policy =
     requires {
         typename P::mutex_type;
         typename P::condition_type;
-        { P::concurrent } -> std::convertible_to<bool>;
     } && std::default_initializable<typename P::mutex_type> &&
     std::default_initializable<typename P::condition_type> &&
     requires(typename P::mutex_type& mutex, typename P::condition_type& condition,
@@ -27,6 +25,15 @@ concept locking_policy =
         { condition.wait_until(lock, deadline) } -> std::same_as<std::cv_status>;
     };
 
+// The defaults for a locking policy; specialise it for a policy that differs.
+template <class P>
+struct locking_traits {
+    // The pool is shared between threads: acquire on an exhausted pool waits, and maintenance
+    // runs on a background thread. When false, acquire on an exhausted pool throws at once and
+    // no thread is started.
+    static constexpr bool concurrent = true;
+};
+
 } // namespace sqlpool
 
 export namespace sqlpool::locking {
@@ -35,17 +42,6 @@ export namespace sqlpool::locking {
 struct std_mutex {
     using mutex_type = std::mutex;
     using condition_type = std::condition_variable;
-    static constexpr bool concurrent = true;
-};
-
-// std_mutex with strict first-come, first-served handoff: a released connection always goes to
-// the longest waiter, never to a thread that arrives later. Fair, but under contention every
-// release costs a context switch (see docs/benchmarks.md).
-struct fifo {
-    using mutex_type = std::mutex;
-    using condition_type = std::condition_variable;
-    static constexpr bool concurrent = true;
-    static constexpr bool strict_fifo = true;
 };
 
 // A test-and-test-and-set lock that spins with a CPU pause, then yields, then parks on the atomic
@@ -93,7 +89,6 @@ private:
 struct spin {
     using mutex_type = spin_mutex;
     using condition_type = std::condition_variable_any;
-    static constexpr bool concurrent = true;
 };
 
 // No synchronisation at all, for a pool used by one thread only.
@@ -114,7 +109,15 @@ struct null_condition {
 struct single_thread {
     using mutex_type = null_mutex;
     using condition_type = null_condition;
-    static constexpr bool concurrent = false;
 };
 
 } // namespace sqlpool::locking
+
+export namespace sqlpool {
+
+template <>
+struct locking_traits<locking::single_thread> {
+    static constexpr bool concurrent = false;
+};
+
+} // namespace sqlpool

@@ -202,6 +202,9 @@ public:
     // True when the file at this connection's path is no longer the one it opened: deleted, or
     // replaced by a rename. Its commits then fail with database_moved_error.
     [[nodiscard]] bool file_moved() const noexcept { return core_ && core_->watch().moved(); }
+    // The device and inode of the database file when the connection opened (0 for in-memory).
+    [[nodiscard]] std::uint64_t file_device() const noexcept { return core_ ? core_->watch().device() : 0; }
+    [[nodiscard]] std::uint64_t file_inode() const noexcept { return core_ ? core_->watch().inode() : 0; }
     // The main database's file name as SQLite resolved it ("" for in-memory databases); valid
     // while the connection is open.
     [[nodiscard]] const char* filename() const;

@@ -42,6 +42,10 @@ public:
                                static_cast<std::uint64_t>(st.st_ino) != inode_);
     }
 
+    // The device and inode of the file it opened (0 for in-memory and temporary databases).
+    [[nodiscard]] std::uint64_t device() const noexcept { return device_; }
+    [[nodiscard]] std::uint64_t inode() const noexcept { return inode_; }
+
     // A write transaction committed since the last verify_commit().
     [[nodiscard]] bool commit_pending() const noexcept { return committed_; }
 
