@@ -240,7 +240,7 @@ private:
     void pragma(std::string_view name, std::string_view value);
 
     open_options options_;
-    std::unique_ptr<detail::connection_core> core_;
+    std::shared_ptr<detail::connection_core> core_; // shared with its uncached statements
     isolation_level default_isolation_ = isolation_level::deferred;
 };
 
@@ -495,7 +495,7 @@ connection::connection(open_options options) : options_(std::move(options)) {
     sqlite3* db = nullptr;
     const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
     // sqlite3_open_v2 allocates a handle even when it fails; core_ owns (and closes) it from here.
-    core_ = std::make_unique<detail::connection_core>(db, options_.statement_cache_size);
+    core_ = std::make_shared<detail::connection_core>(db, options_.statement_cache_size);
     core_->restorable_pragmas = {"busy_timeout", "journal_mode", "synchronous", "foreign_keys"};
     for (const auto& [name, value] : options_.pragmas) core_->restorable_pragmas.push_back(name);
     if (db == nullptr) throw sqlite_error(SQLITE_NOMEM, "out of memory opening a connection", "");

@@ -140,13 +140,15 @@ public:
         std::swap(entry_, other.entry_);
         std::swap(reused_, other.reused_);
         std::swap(uncached_live_, other.uncached_live_);
+        std::swap(owner_, other.owner_);
     }
 
 private:
     friend class detail::connection_core;
-    statement(detail::connection_core* core, sqlite3_stmt* stmt, detail::cache_entry* entry,
-              std::shared_ptr<std::size_t> uncached_live = nullptr)
-        : core_(core), stmt_(stmt), entry_(entry), uncached_live_(std::move(uncached_live)) {}
+    statement(detail::connection_core* core, sqlite3_stmt* stmt, detail::cache_entry* entry)
+        : core_(core), stmt_(stmt), entry_(entry) {}
+    statement(std::shared_ptr<detail::connection_core> owner, sqlite3_stmt* stmt,
+              std::shared_ptr<std::size_t> uncached_live);
 
     [[nodiscard]] sqlite3_stmt* handle() const;
     void check_bind(int code, int index);
@@ -159,6 +161,9 @@ private:
     // The connection's count of live uncached statements, shared because such a statement may
     // outlive its connection (sqlite3_close_v2 waits for it).
     std::shared_ptr<std::size_t> uncached_live_;
+    // An uncached statement keeps its connection's core (its file watch, which the commit hook
+    // and every step read, and its error state) alive for as long as it lives.
+    std::shared_ptr<detail::connection_core> owner_;
 };
 
 } // namespace sqlpool
@@ -167,7 +172,7 @@ namespace sqlpool::detail {
 
 // What a connection owns besides its handle: the statement cache and the sticky "broken" code.
 // It lives on the heap so that statements can point at it while their connection moves.
-class connection_core {
+class connection_core : public std::enable_shared_from_this<connection_core> {
 public:
     connection_core(sqlite3* db, std::size_t cache_capacity) : db_(db), capacity_(cache_capacity) {}
     connection_core(const connection_core&) = delete;
@@ -290,7 +295,7 @@ public:
         if (capacity_ == 0 || settings_writes_ != settings_before || schema_writes_ != schema_before ||
             index_.contains(sql) || !make_room()) {
             ++*uncached_live_;
-            return statement(this, stmt, nullptr, uncached_live_);
+            return statement(shared_from_this(), stmt, uncached_live_);
         }
         lru_.push_front(cache_entry{std::string(sql), stmt, true});
         index_.emplace(lru_.front().sql, lru_.begin());
@@ -423,6 +428,10 @@ private:
 } // namespace sqlpool::detail
 
 namespace sqlpool {
+
+statement::statement(std::shared_ptr<detail::connection_core> owner, sqlite3_stmt* stmt,
+                     std::shared_ptr<std::size_t> uncached_live)
+    : core_(owner.get()), stmt_(stmt), uncached_live_(std::move(uncached_live)), owner_(std::move(owner)) {}
 
 statement::~statement() {
     if (stmt_ == nullptr) return;
