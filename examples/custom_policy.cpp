@@ -36,10 +36,9 @@ struct retire_every {
     std::uint64_t every = 3;
 
     [[nodiscard]] sqlpool::retire_reason retire(const sqlpool::connection_info& info,
-                                                std::chrono::steady_clock::time_point now,
-                                                const sqlpool::pool_config&) const {
+                                                const sqlpool::recycle_context& context) const {
         if (info.use_count >= every) return sqlpool::retire_reason::uses;
-        if (now - info.created_at > std::chrono::hours(1)) return sqlpool::retire_reason::aged;
+        if (context.now - info.created_at > std::chrono::hours(1)) return sqlpool::retire_reason::aged;
         return sqlpool::retire_reason::none;
     }
 };

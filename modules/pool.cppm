@@ -266,9 +266,9 @@ public:
         if (closed_) return;
         std::size_t staying = total_;
         for (auto it = idle_.begin(); it != idle_.end();) {
-            retire_reason reason = recycling_.retire((*it)->info, now, config_);
-            if (reason == retire_reason::idle && staying <= config_.min_connections)
-                reason = retire_reason::none;
+            const retire_reason reason = recycling_.retire(
+                (*it)->info,
+                {.now = now, .config = config_, .may_shrink = staying > config_.min_connections});
             const bool check_due = includes(Health::when, check_point::periodic) &&
                                    now - (*it)->info.last_checked_at >= config_.health_check_interval;
             if (reason != retire_reason::none) {
@@ -672,8 +672,7 @@ private:
             if (run_check(s, check_point::on_return) == health_status::unhealthy)
                 return retire_reason::unhealthy;
         }
-        const retire_reason reason = recycling_.retire(s.info, now, config_);
-        return reason == retire_reason::idle ? retire_reason::none : reason;
+        return recycling_.retire(s.info, {.now = now, .config = config_});
     }
 
     // Opens connections up to min_connections, backing off after a failure.

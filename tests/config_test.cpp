@@ -440,10 +440,9 @@ struct counting_health {
 struct counting_recycling {
     std::shared_ptr<std::atomic<int>> asked = std::make_shared<std::atomic<int>>(0);
     [[nodiscard]] sqlpool::retire_reason retire(const sqlpool::connection_info& info,
-                                                std::chrono::steady_clock::time_point now,
-                                                const sqlpool::pool_config& config) const {
+                                                const sqlpool::recycle_context& context) const {
         ++*asked;
-        return sqlpool::recycling::standard{}.retire(info, now, config);
+        return sqlpool::recycling::standard{}.retire(info, context);
     }
 };
 using observed_pool = sqlpool::basic_pool<sqlpool::locking::std_mutex, counting_health, counting_recycling>;

@@ -82,14 +82,17 @@ struct retire_without_config {
     }
 };
 struct retire_not_const {
-    sqlpool::retire_reason retire(const sqlpool::connection_info&, steady::time_point,
-                                  const sqlpool::pool_config&) {
+    sqlpool::retire_reason retire(const sqlpool::connection_info&, const sqlpool::recycle_context&) {
         return sqlpool::retire_reason::none;
     }
 };
 struct retire_returns_bool {
-    bool retire(const sqlpool::connection_info&, steady::time_point, const sqlpool::pool_config&) const {
-        return false;
+    bool retire(const sqlpool::connection_info&, const sqlpool::recycle_context&) const { return false; }
+};
+struct retire_0_1_signature { // before 0.2 the pool passed now and the config, not a context
+    sqlpool::retire_reason retire(const sqlpool::connection_info&, steady::time_point,
+                                  const sqlpool::pool_config&) const {
+        return sqlpool::retire_reason::none;
     }
 };
 
@@ -122,6 +125,7 @@ static_assert(!sqlpool::health_policy<bad::health_not_copyable>);
 static_assert(!sqlpool::recycling_policy<bad::retire_without_config>);
 static_assert(!sqlpool::recycling_policy<bad::retire_not_const>);
 static_assert(!sqlpool::recycling_policy<bad::retire_returns_bool>);
+static_assert(!sqlpool::recycling_policy<bad::retire_0_1_signature>);
 static_assert(!sqlpool::isolation_policy<bad::no_write_level>);
 static_assert(!sqlpool::isolation_policy<bad::level_is_a_string>);
 static_assert(!sqlpool::pool_clock<bad::wall_clock>);
@@ -231,8 +235,7 @@ struct fixed {
 // A recycling policy that always answers `Reason`.
 template <sqlpool::retire_reason Reason>
 struct always_retire {
-    sqlpool::retire_reason retire(const sqlpool::connection_info&, steady::time_point,
-                                  const sqlpool::pool_config&) const {
+    sqlpool::retire_reason retire(const sqlpool::connection_info&, const sqlpool::recycle_context&) const {
         return Reason;
     }
 };
@@ -242,6 +245,12 @@ struct fixture {
     std::string path = dir.file("p.db");
     sqlpool::connection conn{path};
     sqlpool::pool_config config{.database = path};
+
+    // What the pool tells a recycling policy at `now`; by default about an idle connection of a
+    // pool above min_connections (during maintenance).
+    [[nodiscard]] sqlpool::recycle_context at(steady::time_point now, bool may_shrink = true) const {
+        return {.now = now, .config = config, .may_shrink = may_shrink};
+    }
 };
 
 } // namespace
@@ -278,35 +287,35 @@ BOOST_AUTO_TEST_CASE(max_age_retires_exactly_at_the_lifetime) {
     auto info = info_created_at(t0);
     info.age_jitter = 0.5; // lifetime 90 s
     const sqlpool::recycling::max_age policy;
-    BOOST_TEST(name(policy.retire(info, t0 + 90s - 1ns, config)) == "none");
-    BOOST_TEST(name(policy.retire(info, t0 + 90s, config)) == "aged");
-    BOOST_TEST(name(policy.retire(info, t0 + 1000h, config)) == "aged");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 90s - 1ns))) == "none");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 90s))) == "aged");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 1000h))) == "aged");
     // Age counts from creation, not from the last use.
     info.last_used_at = t0 + 89s;
-    BOOST_TEST(name(policy.retire(info, t0 + 90s, config)) == "aged");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 90s))) == "aged");
     info.age_jitter = 0.0;
-    BOOST_TEST(name(policy.retire(info, t0 + 99s, config)) == "none");
-    BOOST_TEST(name(policy.retire(info, t0 + 100s, config)) == "aged");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 99s))) == "none");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 100s))) == "aged");
 }
 
 BOOST_AUTO_TEST_CASE(max_uses_from_template_or_config) {
     const steady::time_point now{1h};
     auto info = info_created_at(now);
     info.use_count = 2;
-    BOOST_TEST(name(sqlpool::recycling::max_uses<3>{}.retire(info, now, config)) == "none");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<3>{}.retire(info, at(now))) == "none");
     info.use_count = 3;
-    BOOST_TEST(name(sqlpool::recycling::max_uses<3>{}.retire(info, now, config)) == "uses");
-    BOOST_TEST(name(sqlpool::recycling::max_uses<4>{}.retire(info, now, config)) == "none");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<3>{}.retire(info, at(now))) == "uses");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<4>{}.retire(info, at(now))) == "none");
     // Limit 0 takes config.max_uses, where 0 means unlimited.
     info.use_count = 1'000'000;
-    BOOST_TEST(name(sqlpool::recycling::max_uses<>{}.retire(info, now, config)) == "none");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<>{}.retire(info, at(now))) == "none");
     config.max_uses = 2;
     info.use_count = 1;
-    BOOST_TEST(name(sqlpool::recycling::max_uses<>{}.retire(info, now, config)) == "none");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<>{}.retire(info, at(now))) == "none");
     info.use_count = 2;
-    BOOST_TEST(name(sqlpool::recycling::max_uses<>{}.retire(info, now, config)) == "uses");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<>{}.retire(info, at(now))) == "uses");
     // An explicit limit wins over the config's.
-    BOOST_TEST(name(sqlpool::recycling::max_uses<5>{}.retire(info, now, config)) == "none");
+    BOOST_TEST(name(sqlpool::recycling::max_uses<5>{}.retire(info, at(now))) == "none");
 }
 
 BOOST_AUTO_TEST_CASE(idle_timeout_counts_from_the_last_use) {
@@ -314,11 +323,22 @@ BOOST_AUTO_TEST_CASE(idle_timeout_counts_from_the_last_use) {
     config.idle_timeout = 60s;
     auto info = info_created_at(t0);
     const sqlpool::recycling::idle_timeout policy;
-    BOOST_TEST(name(policy.retire(info, t0 + 59s, config)) == "none");
-    BOOST_TEST(name(policy.retire(info, t0 + 60s, config)) == "idle");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 59s))) == "none");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 60s))) == "idle");
     info.last_used_at = t0 + 30s; // used since: the idle clock restarts
-    BOOST_TEST(name(policy.retire(info, t0 + 60s, config)) == "none");
-    BOOST_TEST(name(policy.retire(info, t0 + 90s, config)) == "idle");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 60s))) == "none");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 90s))) == "idle");
+}
+
+BOOST_AUTO_TEST_CASE(idle_timeout_keeps_a_connection_the_pool_may_not_lose) {
+    const steady::time_point t0{1h};
+    config.idle_timeout = 60s;
+    const auto info = info_created_at(t0);
+    const sqlpool::recycling::idle_timeout policy;
+    // At min_connections, or on return (the pool says so with may_shrink = false): kept.
+    BOOST_TEST(name(policy.retire(info, at(t0 + 1000h, false))) == "none");
+    BOOST_TEST(name(sqlpool::recycling::standard{}.retire(info, at(t0 + 60s, false))) == "none");
+    BOOST_TEST(name(sqlpool::recycling::standard{}.retire(info, at(t0 + 60s, true))) == "idle");
 }
 
 BOOST_AUTO_TEST_CASE(never_keeps_everything) {
@@ -326,7 +346,7 @@ BOOST_AUTO_TEST_CASE(never_keeps_everything) {
     auto info = info_created_at(t0);
     info.use_count = 1'000'000;
     config.max_uses = 1;
-    BOOST_TEST(name(sqlpool::recycling::never{}.retire(info, t0 + 1000h, config)) == "none");
+    BOOST_TEST(name(sqlpool::recycling::never{}.retire(info, at(t0 + 1000h))) == "none");
 }
 
 BOOST_AUTO_TEST_CASE(any_of_takes_the_first_policy_that_retires) {
@@ -339,10 +359,10 @@ BOOST_AUTO_TEST_CASE(any_of_takes_the_first_policy_that_retires) {
     using aged_then_uses =
         sqlpool::recycling::any_of<always_retire<retire_reason::aged>, always_retire<retire_reason::uses>>;
     using nobody = sqlpool::recycling::any_of<sqlpool::recycling::never, always_retire<retire_reason::none>>;
-    BOOST_TEST(name(uses_then_aged{}.retire(info, now, config)) == "uses");
-    BOOST_TEST(name(aged_then_uses{}.retire(info, now, config)) == "aged");
-    BOOST_TEST(name(nobody{}.retire(info, now, config)) == "none");
-    BOOST_TEST(name(sqlpool::recycling::any_of<>{}.retire(info, now, config)) == "none");
+    BOOST_TEST(name(uses_then_aged{}.retire(info, at(now))) == "uses");
+    BOOST_TEST(name(aged_then_uses{}.retire(info, at(now))) == "aged");
+    BOOST_TEST(name(nobody{}.retire(info, at(now))) == "none");
+    BOOST_TEST(name(sqlpool::recycling::any_of<>{}.retire(info, at(now))) == "none");
 }
 
 BOOST_AUTO_TEST_CASE(standard_applies_every_config_knob) {
@@ -353,14 +373,14 @@ BOOST_AUTO_TEST_CASE(standard_applies_every_config_knob) {
     config.max_uses = 10;
     auto info = info_created_at(t0);
     const sqlpool::recycling::standard policy;
-    BOOST_TEST(name(policy.retire(info, t0 + 59s, config)) == "none");
-    BOOST_TEST(name(policy.retire(info, t0 + 60s, config)) == "idle");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 59s))) == "none");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 60s))) == "idle");
     info.last_used_at = t0 + 90s;
-    BOOST_TEST(name(policy.retire(info, t0 + 100s, config)) == "aged");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 100s))) == "aged");
     info.use_count = 10;
-    BOOST_TEST(name(policy.retire(info, t0 + 91s, config)) == "uses");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 91s))) == "uses");
     // Order: max_age, then max_uses, then idle_timeout.
-    BOOST_TEST(name(policy.retire(info, t0 + 1000s, config)) == "aged");
+    BOOST_TEST(name(policy.retire(info, at(t0 + 1000s))) == "aged");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
