@@ -6,7 +6,7 @@
 //   select  — point SELECT by primary key on a table of 10,000 rows;
 //   insert  — one row in its own BEGIN IMMEDIATE transaction (synchronous=NORMAL).
 // Contenders: sqlpool with its default policies, with its fastest stock policies and with
-// read_write_split; a plain mutex+condvar vector pool with statements cached per connection, and
+// read_write_pool; a plain mutex+condvar vector pool with statements cached per connection, and
 // the same preparing every statement per operation; SOCI's connection_pool and Poco's SessionPool
 // when installed; opening a connection per operation; and the limit: one connection per thread
 // with its statements prepared once. Each cell runs for --seconds after a short warm-up and
@@ -391,11 +391,10 @@ struct sqlpool_fastest : sqlpool_contender<fastest_pool> {
     using sqlpool_contender::sqlpool_contender;
 };
 
-using split_pool = sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
-                                       sqlpool::recycling::standard, sqlpool::isolation::read_write_split>;
+using split_pool = sqlpool::read_write_pool<>;
 struct sqlpool_split : sqlpool_contender<split_pool> {
     static constexpr const char* key = "sqlpool-split";
-    static constexpr const char* label = "sqlpool read_write_split (1 writer + 3)";
+    static constexpr const char* label = "sqlpool read_write_pool (1 writer + 3)";
     static bool supports(workload) { return true; }
     using sqlpool_contender::sqlpool_contender;
 };
@@ -1247,7 +1246,7 @@ int main(int argc, char** argv) {
             if (const auto *s1 = find_cell(results, "insert", "sqlpool-split", 1),
                 *s8 = find_cell(results, "insert", "sqlpool-split", 8);
                 s1 != nullptr && s8 != nullptr && s1->status == "ok" && s8->status == "ok")
-                detail += "; read_write_split 8t/1t " + fixed(s8->ops_per_sec / s1->ops_per_sec, 2) +
+                detail += "; read_write_pool 8t/1t " + fixed(s8->ops_per_sec / s1->ops_per_sec, 2) +
                           ", busy surfaced " + std::to_string(s8->busy);
             verdicts.push_back({"P3 8 threads of write() >= 0.9x 1 thread, 0 busy",
                                 ratio >= 0.9 && eight->busy == 0, detail});

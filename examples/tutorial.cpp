@@ -59,10 +59,8 @@ void runner() {
 }
 
 void split() {
-    using split_pool =
-        sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping, sqlpool::recycling::standard,
-                            sqlpool::isolation::read_write_split>;
-    split_pool pool{sqlpool::pool_config{.database = scratch("split.db")}};
+    // One writer connection for write(), read-only readers for read() and acquire().
+    sqlpool::read_write_pool<> pool{sqlpool::pool_config{.database = scratch("split.db")}};
     pool.write([](sqlpool::connection& c) { c.exec("CREATE TABLE t(v)"); });
     std::cout << "split: readers and one writer, " << pool.stats().total << " connections\n";
 }

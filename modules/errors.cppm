@@ -3,6 +3,7 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:errors;
+import :stats;
 
 export namespace sqlpool {
 
@@ -98,6 +99,26 @@ public:
 
 // A transaction or savepoint was used in an order SQLite or sqlpool cannot honour.
 class transaction_error : public error {
+public:
+    using error::error;
+};
+
+// acquire() waited acquire_timeout (or the time given) and got no connection. stats() is the
+// pool's snapshot at that moment.
+class timeout_error : public error {
+public:
+    timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats)
+        : error(what), waited_(waited), stats_(stats) {}
+    [[nodiscard]] std::chrono::nanoseconds waited() const noexcept { return waited_; }
+    [[nodiscard]] const pool_stats& stats() const noexcept { return stats_; }
+
+private:
+    std::chrono::nanoseconds waited_;
+    pool_stats stats_;
+};
+
+// The pool was closed: it hands out no more connections.
+class pool_closed_error : public error {
 public:
     using error::error;
 };

@@ -1,11 +1,36 @@
-// file_generation: which database file a pool's connections have open, so that connections to a
-// file deleted or replaced under the pool never meet connections to the file now at the path.
+// file_generation: where a pool's connections connect (resolve_database) and which database file they
+// have open, so that connections to a file deleted or replaced under the pool never meet
+// connections to the file now at the path.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:file_generation;
 import :errors;
+import :sqlite;
 
 namespace sqlpool::detail {
+
+inline std::atomic<std::uint64_t> memory_database_counter{0};
+
+// Where the pool's connections connect. ":memory:" becomes one named in-memory database that all
+// of the pool's connections share (SQLite's memdb VFS, https://sqlite.org/inmemorydb.html); an
+// in-memory URI that would give each connection a private database is refused.
+inline std::string resolve_database(const std::string& database) {
+    if (database == ":memory:")
+        return "file:/sqlpool-memory-" + std::to_string(::getpid()) + "-" +
+               std::to_string(memory_database_counter.fetch_add(1)) + "?vfs=memdb";
+    if (!is_memory_path(database)) return database;
+    // memdb databases whose name starts with '/' are shared within the process; others, and
+    // ":memory:" itself, are private to one connection.
+    const bool shared_memdb = database.starts_with("file:/") && uri_parameter(database, "vfs") == "memdb";
+    const bool shared_cache = uri_parameter(database, "mode") == "memory" &&
+                              uri_parameter(database, "cache") == "shared" &&
+                              !database.starts_with("file::memory:");
+    if (shared_memdb || shared_cache) return database;
+    throw config_error({"database '" + database +
+                        "' would give every pooled connection its own private in-memory database; use "
+                        "\":memory:\" (one database shared by the pool) or a named URI such as "
+                        "\"file:/name?vfs=memdb\""});
+}
 
 // The identity of the file at a path: device and inode, or {0, 0} when there is none.
 struct file_key {

@@ -179,30 +179,33 @@ private:
         return std::make_shared<Pool>(std::move(config));
     }
 
-    // Each pending migration in its own IMMEDIATE transaction, re-reading the version inside it,
-    // so that two processes starting on one new file apply each migration exactly once.
+    // Each pending migration in its own write() transaction (IMMEDIATE), re-reading the version
+    // inside it, so that two processes starting on one new file apply each migration exactly once.
     void migrate(Pool& p) {
         const auto& migrations = options_.schema.migrations;
         const int newest = migrations.empty() ? 0 : migrations.back().version;
-        lease conn = p.acquire_writer();
-        const auto version_now = [&] {
-            return static_cast<int>(conn->query_value<std::int64_t>("PRAGMA user_version"));
-        };
-        if (const int found = version_now(); found > newest)
+        if (const int found = p.read(user_version); found > newest)
             throw schema_error("database '" + options_.pool.database + "' has schema version " +
                                std::to_string(found) + ", newer than the " + std::to_string(newest) +
                                " this program knows; refusing to start");
-        for (const auto& m : migrations) {
-            auto tx = conn->begin(isolation_level::immediate);
-            if (version_now() >= m.version) continue; // applied already (tx rolls back: nothing to keep)
-            try {
-                conn->exec(m.sql);
-                conn->exec("PRAGMA user_version = " + std::to_string(m.version));
-                tx.commit();
-            } catch (const sqlite_error& e) {
-                throw schema_error("migration " + std::to_string(m.version) + " (" + m.description +
-                                   ") failed and was rolled back: " + e.sqlite_message());
-            }
+        for (const auto& m : migrations) p.write([&](connection& c) { apply(c, m); });
+    }
+
+    static int user_version(connection& c) {
+        return static_cast<int>(c.query_value<std::int64_t>("PRAGMA user_version"));
+    }
+
+    // Inside the write transaction; a busy_error passes through so that write() retries it.
+    static void apply(connection& c, const migration& m) {
+        if (user_version(c) >= m.version) return; // applied already
+        try {
+            c.exec(m.sql);
+            c.exec("PRAGMA user_version = " + std::to_string(m.version));
+        } catch (const busy_error&) {
+            throw;
+        } catch (const sqlite_error& e) {
+            throw schema_error("migration " + std::to_string(m.version) + " (" + m.description +
+                               ") failed and was rolled back: " + e.sqlite_message());
         }
     }
 

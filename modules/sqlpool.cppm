@@ -16,6 +16,7 @@ export import :recycling;
 export import :isolation;
 export import :transaction;
 export import :pool;
+export import :read_write_pool;
 export import :manager;
 export import :service_gate;
 export import :service;

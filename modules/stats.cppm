@@ -72,6 +72,37 @@ struct pool_stats {
     std::chrono::nanoseconds wait_max{};
 };
 
+// Adds `more` to `into` (the read_write_pool's two sides): counts summed, wait percentiles the larger.
+inline pool_stats& operator+=(pool_stats& into, const pool_stats& more) noexcept {
+    into.total += more.total;
+    into.idle += more.idle;
+    into.in_use += more.in_use;
+    into.waiting += more.waiting;
+    into.max_connections += more.max_connections;
+    into.acquired += more.acquired;
+    into.timeouts += more.timeouts;
+    into.created += more.created;
+    into.open_failures += more.open_failures;
+    into.closed.aged += more.closed.aged;
+    into.closed.idle += more.closed.idle;
+    into.closed.unhealthy += more.closed.unhealthy;
+    into.closed.uses += more.closed.uses;
+    into.closed.broken += more.closed.broken;
+    into.closed.shutdown += more.closed.shutdown;
+    into.resets += more.resets;
+    into.failed_health_checks += more.failed_health_checks;
+    into.listener_errors += more.listener_errors;
+    into.transactions.committed += more.transactions.committed;
+    into.transactions.rolled_back += more.transactions.rolled_back;
+    into.transactions.retried += more.transactions.retried;
+    into.transactions.busy_seen += more.transactions.busy_seen;
+    into.transactions.busy_surfaced += more.transactions.busy_surfaced;
+    into.wait_p50 = std::max(into.wait_p50, more.wait_p50);
+    into.wait_p99 = std::max(into.wait_p99, more.wait_p99);
+    into.wait_max = std::max(into.wait_max, more.wait_max);
+    return into;
+}
+
 } // namespace sqlpool
 
 namespace sqlpool::detail {

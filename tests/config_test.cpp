@@ -684,17 +684,15 @@ BOOST_AUTO_TEST_CASE(fields_text_cannot_set_are_checked_too) {
 }
 
 BOOST_AUTO_TEST_CASE(a_query_only_pool_validates_and_opens) {
-    // validate() tries pragmas on a connection; read-only ones must still pass (read_write_split
-    // gives its readers query_only=1).
+    // validate() tries pragmas on a connection; read-only ones must still pass (read_write_pool
+    // gives its readers query_only=1 and opens them read-only).
     const sqlpool_test::scratch_dir dir("config");
     auto config = valid();
     config.database = dir.file("q.db");
     config.pragmas = {{"query_only", "1"}};
     config.limits = {{sqlpool::limit::length, 1'000'000}};
     BOOST_TEST(config.validate().empty(), "problems: " << config.validate().size());
-    BOOST_CHECK_NO_THROW(
-        (sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping, sqlpool::recycling::standard,
-                             sqlpool::isolation::read_write_split>(valid_at(dir.file("split.db")))));
+    BOOST_CHECK_NO_THROW((sqlpool::read_write_pool<>(valid_at(dir.file("split.db")))));
 }
 
 BOOST_AUTO_TEST_CASE(from_env_with_an_equals_sign_in_the_prefix_is_a_config_error) {

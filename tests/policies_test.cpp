@@ -186,7 +186,6 @@ static_assert(sqlpool::recycling_policy<sqlpool::recycling::standard>);
 static_assert(sqlpool::isolation_policy<sqlpool::isolation::deferred>);
 static_assert(sqlpool::isolation_policy<sqlpool::isolation::immediate>);
 static_assert(sqlpool::isolation_policy<sqlpool::isolation::exclusive>);
-static_assert(sqlpool::isolation_policy<sqlpool::isolation::read_write_split>);
 static_assert(sqlpool::pool_clock<steady>);
 static_assert(sqlpool::pool_clock<sqlpool_test::manual_clock>);
 
@@ -197,8 +196,6 @@ static_assert(sqlpool::isolation::immediate::default_level == sqlpool::isolation
 static_assert(sqlpool::isolation::exclusive::write_level == sqlpool::isolation_level::exclusive);
 static_assert(sqlpool::isolation::immediate::write_level == sqlpool::isolation_level::immediate);
 static_assert(sqlpool::isolation::exclusive::default_level == sqlpool::isolation_level::exclusive);
-static_assert(sqlpool::isolation::read_write_split::default_level == sqlpool::isolation_level::deferred);
-static_assert(sqlpool::isolation::read_write_split::write_level == sqlpool::isolation_level::immediate);
 static_assert(sqlpool::includes(sqlpool::health::ping::when, sqlpool::check_point::on_checkout));
 static_assert(!sqlpool::includes(sqlpool::health::quick_check::when, sqlpool::check_point::on_checkout));
 static_assert(sqlpool::health::no_check::when == sqlpool::check_point::none);
@@ -660,7 +657,7 @@ using pools = std::tuple<clocked<lk::std_mutex, hp::ping, rp::standard, ip::defe
                          clocked<lk::std_mutex, hp::quick_check, rp::max_uses<2>, ip::exclusive, qp::fifo>,
                          clocked<lk::single_thread, hp::no_check, rp::idle_timeout, ip::immediate>,
                          clocked<lk::std_mutex, hp::all_of<hp::file_identity, hp::quick_check>,
-                                 rp::any_of<rp::max_uses<4>, rp::idle_timeout>, ip::read_write_split>,
+                                 rp::any_of<rp::max_uses<4>, rp::idle_timeout>, ip::deferred>,
                          clocked<lk::spin, hp::all_of<hp::ping, hp::no_check>, rp::never, ip::exclusive>,
                          clocked<lk::spin, hp::ping, rp::max_uses<>, ip::deferred, qp::fifo>>;
 
@@ -721,8 +718,6 @@ constexpr recycling_promise promised(std::type_identity<rp::any_of<Parts...>>,
 }
 
 template <class Pool>
-constexpr std::size_t cores = requires { Pool::isolation_type::split; } ? 2 : 1;
-template <class Pool>
 constexpr health_promise health_of = promised(std::type_identity<typename Pool::health_type>{});
 template <class Pool>
 recycling_promise recycling_of(const sqlpool::pool_config& config) {
@@ -749,7 +744,7 @@ struct setup {
                                 .journal = sqlpool::journal_mode::delete_journal,
                                 .synchronous = sqlpool::synchronous_mode::off,
                                 .min_connections = 1,
-                                .max_connections = 4, // read_write_split: 3 readers, 1 writer
+                                .max_connections = 4,
                                 .acquire_timeout = 60s,
                                 .connection_max_age = 1h,
                                 .idle_timeout = 10min,
@@ -826,7 +821,7 @@ BOOST_FIXTURE_TEST_SUITE(stock_policies_in_a_pool, matrix::setup)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(leases_are_exclusive_across_threads, Pool, matrix::pools) {
     auto pool = open<Pool>();
-    // Three threads (the readers of a read_write_split pool) each hold a lease at the same moment.
+    // Three threads each hold a lease at the same moment.
     constexpr std::size_t holders = sqlpool::locking_traits<typename Pool::locking_type>::concurrent ? 3 : 1;
     constexpr int rounds = 20;
     std::barrier all_holding(static_cast<std::ptrdiff_t>(holders));
@@ -930,8 +925,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(maintain_retires_idle_connections_above_the_minimu
     clock.advance(config.idle_timeout);
     pool->maintain();
     const auto after = pool->stats();
-    // Each core (readers and writer with read_write_split) keeps its min_connections of one.
-    const std::size_t above_minimum = before.idle - matrix::cores<Pool>;
+    // The pool keeps its min_connections of one.
+    const std::size_t above_minimum = before.idle - 1;
     BOOST_TEST(after.closed.idle - before.closed.idle ==
                (matrix::recycling_of<Pool>(config).idle ? above_minimum : 0u));
     BOOST_TEST(after.closed.aged == before.closed.aged);

@@ -78,6 +78,16 @@ std::int64_t prepare_database(const load::options& o) {
     return conn.query_value<std::int64_t>("SELECT coalesce(sum(counter), 0) FROM accounts");
 }
 
+// The connection a lease-level write takes: the writer of a read_write_pool, any other pool's next.
+template <class Pool>
+sqlpool::lease writer_lease(Pool& pool) {
+    return pool.acquire();
+}
+template <class Pool>
+sqlpool::lease writer_lease(sqlpool::read_write_pool<Pool>& pool) {
+    return pool.acquire_writer();
+}
+
 template <class Pool>
 void work(Pool& pool, const load::options& o, tally& t, const std::atomic<bool>& stop, unsigned seed) {
     std::mt19937_64 rng(seed);
@@ -101,7 +111,7 @@ void work(Pool& pool, const load::options& o, tally& t, const std::atomic<bool>&
                     ++t.writes;
                 }
             } else {
-                auto conn = read ? pool.acquire() : pool.acquire_writer();
+                auto conn = read ? pool.acquire() : writer_lease(pool);
                 if (read) {
                     (void)conn->template query_value<std::int64_t>(
                         "SELECT counter FROM accounts WHERE id = ?", id);
@@ -242,11 +252,7 @@ int main(int argc, char** argv) {
         if (o.policy == "fast")
             return run<sqlpool::basic_pool<sqlpool::locking::spin, sqlpool::health::no_check,
                                            sqlpool::recycling::never>>(o, config);
-        if (o.policy == "split")
-            return run<
-                sqlpool::basic_pool<sqlpool::locking::std_mutex, sqlpool::health::ping,
-                                    sqlpool::recycling::standard, sqlpool::isolation::read_write_split>>(
-                o, config);
+        if (o.policy == "split") return run<sqlpool::read_write_pool<>>(o, config);
         if (o.policy == "checked")
             return run<sqlpool::basic_pool<
                 sqlpool::locking::std_mutex,

@@ -1,0 +1,85 @@
+// pool_return: what the pool does to one connection on its way out and back in — the health
+// checks at checkout and return, and the reset that makes a returned connection clean for the next
+// borrower, with its verdict (stays, or retires and why).
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:pool_return;
+import :sqlite;
+import :config;
+import :connection_info;
+import :lease;
+import :health;
+import :recycling;
+
+namespace sqlpool::detail {
+
+// Runs the health policy and records its answer; a check that throws counts as unhealthy.
+template <class Health>
+health_status run_check(Health& health, slot& s, check_point point) noexcept {
+    health_status status = health_status::unhealthy;
+    try {
+        status = health.check(s.conn, s.info, point);
+    } catch (...) {
+        // Deliberately ignored: a check that throws counts as unhealthy.
+    }
+    s.info.health = status;
+    return status;
+}
+
+// Whether an idle connection may be handed out: not broken, and healthy when the policy checks
+// on checkout (unless it came back within health_traits' checkout_bypass).
+template <class Health, class Clock>
+bool checkout_healthy(Health& health, Clock& clock, slot& s) {
+    if (s.conn.broken_code() != 0) return false;
+    if constexpr (includes(Health::when, check_point::on_checkout)) {
+        constexpr auto bypass = health_traits<Health>::checkout_bypass;
+        if constexpr (bypass > bypass.zero()) {
+            if (clock.now() - s.info.last_used_at < bypass) return true;
+        }
+        s.info.last_checked_at = clock.now();
+        return run_check(health, s, check_point::on_checkout) != health_status::unhealthy;
+    }
+    return true;
+}
+
+// What a return decided: whether the connection needed a reset, and whether it stays (`none`).
+struct return_verdict {
+    retire_reason reason = retire_reason::none;
+    bool reset = false;
+};
+
+// Rolls back, resets statements and restores settings; retires what cannot be made clean (a
+// broken connection, session state the pool did not configure: a temporary schema, an attached
+// database). The policies then judge the connection.
+template <class Health, class Recycling, class Clock>
+return_verdict reset_on_return(slot& s, isolation_level default_level, Health& health,
+                               const Recycling& recycling, Clock& clock, const pool_config& config) {
+    connection& conn = s.conn;
+    return_verdict verdict{.reset = conn.reset_all_statements() != 0};
+    if (conn.in_transaction()) {
+        verdict.reset = true;
+        conn.exec("ROLLBACK");
+        if (conn.in_transaction()) return {retire_reason::broken, true};
+    }
+    if (conn.broken_code() != 0) {
+        s.info.last_error = conn.broken_code();
+        return {retire_reason::broken, verdict.reset};
+    }
+    if (conn.session_tainted()) return {retire_reason::broken, verdict.reset};
+    conn.set_default_isolation(default_level); // set_default_isolation() is per lease
+    if (conn.settings_changed()) {
+        verdict.reset = true;
+        conn.restore_settings();
+    }
+    const auto now = clock.now();
+    ++s.info.use_count;
+    s.info.last_used_at = now;
+    if constexpr (includes(Health::when, check_point::on_return)) {
+        if (run_check(health, s, check_point::on_return) == health_status::unhealthy)
+            return {retire_reason::unhealthy, verdict.reset};
+    }
+    verdict.reason = recycling.retire(s.info, {.now = now, .config = config});
+    return verdict;
+}
+
+} // namespace sqlpool::detail
