@@ -5,6 +5,7 @@ module;
 export module sqlpool:config;
 import :errors;
 import :sqlite;
+import :names;
 import :events;
 
 namespace sqlpool::detail {
@@ -45,18 +46,18 @@ struct pool_config {
     // or a "file:" URI.
     std::string database;
 
-    // How each connection is opened (see open_options).
-    open_mode mode = open_mode::read_write_create;
-    std::chrono::milliseconds busy_timeout = 2s;
-    bool nofollow = false;
-    journal_mode journal = journal_mode::wal;
-    synchronous_mode synchronous = synchronous_mode::normal;
-    bool foreign_keys = true;
+    // How each connection is opened (see open_options); the defaults are open_options' own.
+    open_mode mode = open_options{}.mode;
+    std::chrono::milliseconds busy_timeout = open_options{}.busy_timeout;
+    bool nofollow = open_options{}.nofollow;
+    journal_mode journal = open_options{}.journal;
+    synchronous_mode synchronous = open_options{}.synchronous;
+    bool foreign_keys = open_options{}.foreign_keys;
     std::vector<std::pair<std::string, std::string>> pragmas;
-    std::size_t statement_cache_size = 64;
-    bool defensive = true;
-    bool trusted_schema = false;
-    std::optional<unsigned> file_mode = 0600; // permissions of a database file the pool creates
+    std::size_t statement_cache_size = open_options{}.statement_cache_size;
+    bool defensive = open_options{}.defensive;
+    bool trusted_schema = open_options{}.trusted_schema;
+    std::optional<unsigned> file_mode = open_options{}.file_mode; // of a database file the pool creates
     std::vector<std::pair<limit, int>> limits;
     authorizer_function authorizer;
 
@@ -162,25 +163,9 @@ inline constexpr std::array<duration_rule, 8> duration_rules{{
 
 inline constexpr unsigned max_file_mode = 0777;
 
-inline constexpr std::array<std::pair<std::string_view, limit>, 12> limit_names{
-    {{"length", limit::length},
-     {"sql_length", limit::sql_length},
-     {"column", limit::column},
-     {"expr_depth", limit::expr_depth},
-     {"compound_select", limit::compound_select},
-     {"vdbe_op", limit::vdbe_op},
-     {"function_arg", limit::function_arg},
-     {"attached", limit::attached},
-     {"like_pattern_length", limit::like_pattern_length},
-     {"variable_number", limit::variable_number},
-     {"trigger_depth", limit::trigger_depth},
-     {"worker_threads", limit::worker_threads}}};
-
 // "limit.NAME", as the text form writes it.
 inline std::string limit_key(limit which) {
-    for (const auto& [name, value] : limit_names)
-        if (value == which) return "limit." + std::string(name);
-    return "limit.?";
+    return "limit." + std::string(name_of(limit_names, which));
 }
 
 inline std::string duration_bound(const duration_rule& rule) {

@@ -4,6 +4,7 @@ module;
 export module sqlpool:config_text;
 import :errors;
 import :sqlite;
+import :names;
 import :config;
 
 namespace sqlpool::detail {
@@ -52,44 +53,21 @@ inline std::optional<std::string> read_duration(std::chrono::milliseconds& into,
 
 template <class E, std::size_t N>
 std::optional<std::string> read_enum(E& into, std::string_view key, std::string_view text,
-                                     const std::array<std::pair<std::string_view, E>, N>& names) {
-    for (const auto& [name, value] : names)
-        if (name == text) {
-            into = value;
-            return std::nullopt;
-        }
-    std::string valid;
-    for (const auto& [name, value] : names) valid += (valid.empty() ? "" : ", ") + std::string(name);
-    return std::string(key) + ": unknown value '" + std::string(text) + "' (use " + valid + ")";
+                                     const enum_names<E, N>& names) {
+    if (const auto value = value_of(names, text)) {
+        into = *value;
+        return std::nullopt;
+    }
+    return std::string(key) + ": unknown value '" + std::string(text) + "' (use " + names_list(names) + ")";
 }
 
 template <class E, std::size_t N>
-std::string write_enum(E value, const std::array<std::pair<std::string_view, E>, N>& names) {
-    for (const auto& [name, v] : names)
-        if (v == value) return std::string(name);
-    return "?";
+std::string write_enum(E value, const enum_names<E, N>& names) {
+    return name_of(names, value);
 }
 
-inline constexpr std::array<std::pair<std::string_view, open_mode>, 3> open_mode_names{
-    {{"read_only", open_mode::read_only},
-     {"read_write", open_mode::read_write},
-     {"read_write_create", open_mode::read_write_create}}};
-inline constexpr std::array<std::pair<std::string_view, journal_mode>, 7> journal_names{
-    {{"wal", journal_mode::wal},
-     {"delete", journal_mode::delete_journal},
-     {"truncate", journal_mode::truncate},
-     {"persist", journal_mode::persist},
-     {"memory", journal_mode::memory},
-     {"off", journal_mode::off},
-     {"unchanged", journal_mode::unchanged}}};
-inline constexpr std::array<std::pair<std::string_view, synchronous_mode>, 5> synchronous_names{
-    {{"off", synchronous_mode::off},
-     {"normal", synchronous_mode::normal},
-     {"full", synchronous_mode::full},
-     {"extra", synchronous_mode::extra},
-     {"unchanged", synchronous_mode::unchanged}}};
-inline constexpr std::array<std::pair<std::string_view, bool>, 6> bool_names{
-    {{"true", true}, {"false", false}, {"on", true}, {"off", false}, {"1", true}, {"0", false}}};
+inline constexpr enum_names<bool, 6> bool_names{
+    {{true, "true"}, {false, "false"}, {true, "on"}, {false, "off"}, {true, "1"}, {false, "0"}}};
 
 template <class T>
 config_field count_field(std::string_view key, T pool_config::* member) {
@@ -123,8 +101,7 @@ inline config_field bool_field(std::string_view key, bool pool_config::* member)
 }
 
 template <class E, std::size_t N>
-config_field enum_field(std::string_view key, E pool_config::* member,
-                        const std::array<std::pair<std::string_view, E>, N>& names) {
+config_field enum_field(std::string_view key, E pool_config::* member, const enum_names<E, N>& names) {
     return {key,
             [key, member, &names](pool_config& c, std::string_view text) {
                 return read_enum(c.*member, key, text, names);
@@ -143,8 +120,8 @@ inline const std::vector<config_field>& config_fields() {
         enum_field("mode", &pool_config::mode, open_mode_names),
         duration_field(&pool_config::busy_timeout),
         bool_field("nofollow", &pool_config::nofollow),
-        enum_field("journal", &pool_config::journal, journal_names),
-        enum_field("synchronous", &pool_config::synchronous, synchronous_names),
+        enum_field("journal", &pool_config::journal, journal_mode_names),
+        enum_field("synchronous", &pool_config::synchronous, synchronous_mode_names),
         bool_field("foreign_keys", &pool_config::foreign_keys),
         count_field("statement_cache_size", &pool_config::statement_cache_size),
         bool_field("defensive", &pool_config::defensive),

@@ -3,6 +3,7 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:connection_info;
+import :names;
 
 export namespace sqlpool {
 
@@ -27,36 +28,35 @@ enum class check_point : unsigned { none = 0, on_checkout = 1, on_return = 2, pe
 // Why a connection left the pool. `none` from a recycling policy means "keep it".
 enum class retire_reason { none, aged, idle, uses, unhealthy, broken, shutdown };
 
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+// The one list of each enum's names (metric labels and pool_stats' JSON keys read it too).
+inline constexpr enum_names<retire_reason, 7> retire_reason_names{{{retire_reason::none, "none"},
+                                                                   {retire_reason::aged, "aged"},
+                                                                   {retire_reason::idle, "idle"},
+                                                                   {retire_reason::uses, "uses"},
+                                                                   {retire_reason::unhealthy, "unhealthy"},
+                                                                   {retire_reason::broken, "broken"},
+                                                                   {retire_reason::shutdown, "shutdown"}}};
+static_assert(in_enum_order(retire_reason_names));
+
+inline constexpr enum_names<health_status, 3> health_status_names{{{health_status::healthy, "healthy"},
+                                                                   {health_status::unhealthy, "unhealthy"},
+                                                                   {health_status::unknown, "unknown"}}};
+static_assert(in_enum_order(health_status_names));
+
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
+
 [[nodiscard]] constexpr const char* to_string(retire_reason reason) noexcept {
-    switch (reason) {
-    case retire_reason::none:
-        return "none";
-    case retire_reason::aged:
-        return "aged";
-    case retire_reason::idle:
-        return "idle";
-    case retire_reason::uses:
-        return "uses";
-    case retire_reason::unhealthy:
-        return "unhealthy";
-    case retire_reason::broken:
-        return "broken";
-    case retire_reason::shutdown:
-        return "shutdown";
-    }
-    return "?";
+    return detail::name_of(detail::retire_reason_names, reason);
 }
 
 [[nodiscard]] constexpr const char* to_string(health_status status) noexcept {
-    switch (status) {
-    case health_status::healthy:
-        return "healthy";
-    case health_status::unhealthy:
-        return "unhealthy";
-    case health_status::unknown:
-        return "unknown";
-    }
-    return "?";
+    return detail::name_of(detail::health_status_names, status);
 }
 
 // What the pool knows about one of its connections.

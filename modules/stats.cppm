@@ -7,6 +7,7 @@ import :connection_info;
 
 export namespace sqlpool {
 
+// Connections closed, by reason; its fields are listed once, in detail::retired_fields.
 struct retired_counts {
     std::uint64_t aged = 0;
     std::uint64_t idle = 0;
@@ -15,33 +16,8 @@ struct retired_counts {
     std::uint64_t broken = 0; // an error made it unusable, or its reset on return failed
     std::uint64_t shutdown = 0;
 
-    [[nodiscard]] std::uint64_t total() const noexcept {
-        return aged + idle + unhealthy + uses + broken + shutdown;
-    }
-    void add(retire_reason reason, std::uint64_t n = 1) noexcept {
-        switch (reason) {
-        case retire_reason::aged:
-            aged += n;
-            break;
-        case retire_reason::idle:
-            idle += n;
-            break;
-        case retire_reason::unhealthy:
-            unhealthy += n;
-            break;
-        case retire_reason::uses:
-            uses += n;
-            break;
-        case retire_reason::broken:
-            broken += n;
-            break;
-        case retire_reason::shutdown:
-            shutdown += n;
-            break;
-        case retire_reason::none:
-            break;
-        }
-    }
+    [[nodiscard]] std::uint64_t total() const noexcept;
+    void add(retire_reason reason, std::uint64_t n = 1) noexcept;
 };
 
 struct transaction_counts {
@@ -52,6 +28,7 @@ struct transaction_counts {
     std::uint64_t busy_surfaced = 0; // busy errors that reached the caller
 };
 
+// Its fields are listed once, in detail::for_each_stat, which merging and the exports read.
 struct pool_stats {
     std::size_t total = 0; // open connections, leased or idle
     std::size_t idle = 0;
@@ -72,34 +49,144 @@ struct pool_stats {
     std::chrono::nanoseconds wait_max{};
 };
 
-// Adds `more` to `into` (the read_write_pool's two sides): counts summed, wait percentiles the larger.
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+// How a figure merges and exports: gauges and counters add up; of two wait quantiles the larger
+// is kept (an upper bound: quantiles of two pools do not add).
+enum class stat_kind { gauge, counter, wait };
+
+// One figure of pool_stats as operators see it.
+struct stat_field {
+    const char* key;    // its JSON key, inside `group` when it has one
+    const char* group;  // the JSON object holding it ("closed", "transactions", "wait_ns"), or ""
+    const char* metric; // its Prometheus family; a family's series are listed one after another
+    const char* help;
+    stat_kind kind;
+    const char* label = ""; // the label telling the family's series apart ("reason"), or ""
+    const char* label_value = "";
+};
+
+// retired_counts' fields, each by the retire_reason whose name labels it.
+struct retired_field {
+    retire_reason reason;
+    std::uint64_t retired_counts::* member;
+};
+inline constexpr std::array<retired_field, 6> retired_fields{
+    {{retire_reason::aged, &retired_counts::aged},
+     {retire_reason::idle, &retired_counts::idle},
+     {retire_reason::unhealthy, &retired_counts::unhealthy},
+     {retire_reason::uses, &retired_counts::uses},
+     {retire_reason::broken, &retired_counts::broken},
+     {retire_reason::shutdown, &retired_counts::shutdown}}};
+
+struct transaction_field {
+    stat_field field;
+    std::uint64_t transaction_counts::* member;
+};
+inline constexpr std::array<transaction_field, 5> transaction_fields{{
+    {{"committed", "transactions", "sqlpool_transactions_total", "Runner transactions, by outcome.",
+      stat_kind::counter, "outcome", "committed"},
+     &transaction_counts::committed},
+    {{"rolled_back", "transactions", "sqlpool_transactions_total", "", stat_kind::counter, "outcome",
+      "rolled_back"},
+     &transaction_counts::rolled_back},
+    {{"retried", "transactions", "sqlpool_transaction_retries_total",
+      "Runner attempts repeated after SQLITE_BUSY.", stat_kind::counter},
+     &transaction_counts::retried},
+    {{"busy_seen", "transactions", "sqlpool_busy_errors_total", "Busy errors met by the runner, by fate.",
+      stat_kind::counter, "fate", "seen"},
+     &transaction_counts::busy_seen},
+    {{"busy_surfaced", "transactions", "sqlpool_busy_errors_total", "", stat_kind::counter, "fate",
+      "surfaced"},
+     &transaction_counts::busy_surfaced},
+}};
+
+struct wait_field {
+    stat_field field;
+    std::chrono::nanoseconds pool_stats::* member;
+};
+inline constexpr std::array<wait_field, 3> wait_fields{{
+    {{"p50", "wait_ns", "sqlpool_acquire_wait_seconds", "Acquire wait time quantiles.", stat_kind::wait,
+      "quantile", "0.5"},
+     &pool_stats::wait_p50},
+    {{"p99", "wait_ns", "sqlpool_acquire_wait_seconds", "", stat_kind::wait, "quantile", "0.99"},
+     &pool_stats::wait_p99},
+    {{"max", "wait_ns", "sqlpool_acquire_wait_seconds", "", stat_kind::wait, "quantile", "1"},
+     &pool_stats::wait_max},
+}};
+
+// The one list of pool_stats' figures, in export order: calls visit(field, s.member...) for each
+// figure, with that member of every stats object given (one to export, two to merge).
+template <class Visit, class... Stats>
+constexpr void for_each_stat(Visit&& visit, Stats&... s) {
+    using enum stat_kind;
+    visit(stat_field{"total", "", "sqlpool_connections", "Open connections, leased or idle.", gauge},
+          s.total...);
+    visit(stat_field{"idle", "", "sqlpool_connections_idle", "Idle connections.", gauge}, s.idle...);
+    visit(stat_field{"in_use", "", "sqlpool_connections_in_use",
+                     "Leased connections (or being opened or checked).", gauge},
+          s.in_use...);
+    visit(stat_field{"waiting", "", "sqlpool_waiting_threads", "Threads blocked in acquire().", gauge},
+          s.waiting...);
+    visit(stat_field{"max_connections", "", "sqlpool_connections_max", "max_connections.", gauge},
+          s.max_connections...);
+    visit(stat_field{"acquired", "", "sqlpool_acquired_total", "Leases handed out.", counter}, s.acquired...);
+    visit(stat_field{"timeouts", "", "sqlpool_timeouts_total", "acquire() calls that timed out.", counter},
+          s.timeouts...);
+    visit(stat_field{"created", "", "sqlpool_connections_created_total", "Connections opened.", counter},
+          s.created...);
+    visit(stat_field{"open_failures", "", "sqlpool_open_failures_total", "Connections that failed to open.",
+                     counter},
+          s.open_failures...);
+    for (const auto& [reason, member] : retired_fields)
+        visit(stat_field{to_string(reason), "closed", "sqlpool_connections_closed_total",
+                         "Connections closed, by reason.", counter, "reason", to_string(reason)},
+              (s.closed.*member)...);
+    visit(stat_field{"resets", "", "sqlpool_resets_total",
+                     "Returns that needed a rollback, statement reset or settings restore.", counter},
+          s.resets...);
+    visit(stat_field{"failed_health_checks", "", "sqlpool_failed_health_checks_total",
+                     "Health checks that failed.", counter},
+          s.failed_health_checks...);
+    visit(stat_field{"listener_errors", "", "sqlpool_listener_errors_total",
+                     "Exceptions thrown by the pool listener.", counter},
+          s.listener_errors...);
+    for (const auto& [field, member] : transaction_fields) visit(field, (s.transactions.*member)...);
+    for (const auto& [field, member] : wait_fields) visit(field, (s.*member)...);
+}
+
+} // namespace sqlpool::detail
+
+namespace sqlpool {
+
+inline std::uint64_t retired_counts::total() const noexcept {
+    std::uint64_t sum = 0;
+    for (const auto& field : detail::retired_fields) sum += this->*field.member;
+    return sum;
+}
+
+inline void retired_counts::add(retire_reason reason, std::uint64_t n) noexcept {
+    for (const auto& field : detail::retired_fields)
+        if (field.reason == reason) this->*field.member += n;
+}
+
+} // namespace sqlpool
+
+export namespace sqlpool {
+
+// Adds `more` into `into`, e.g. the reader and writer pools of a read_write_pool: counts and
+// gauges are summed, each wait quantile is the larger of the two.
 inline pool_stats& operator+=(pool_stats& into, const pool_stats& more) noexcept {
-    into.total += more.total;
-    into.idle += more.idle;
-    into.in_use += more.in_use;
-    into.waiting += more.waiting;
-    into.max_connections += more.max_connections;
-    into.acquired += more.acquired;
-    into.timeouts += more.timeouts;
-    into.created += more.created;
-    into.open_failures += more.open_failures;
-    into.closed.aged += more.closed.aged;
-    into.closed.idle += more.closed.idle;
-    into.closed.unhealthy += more.closed.unhealthy;
-    into.closed.uses += more.closed.uses;
-    into.closed.broken += more.closed.broken;
-    into.closed.shutdown += more.closed.shutdown;
-    into.resets += more.resets;
-    into.failed_health_checks += more.failed_health_checks;
-    into.listener_errors += more.listener_errors;
-    into.transactions.committed += more.transactions.committed;
-    into.transactions.rolled_back += more.transactions.rolled_back;
-    into.transactions.retried += more.transactions.retried;
-    into.transactions.busy_seen += more.transactions.busy_seen;
-    into.transactions.busy_surfaced += more.transactions.busy_surfaced;
-    into.wait_p50 = std::max(into.wait_p50, more.wait_p50);
-    into.wait_p99 = std::max(into.wait_p99, more.wait_p99);
-    into.wait_max = std::max(into.wait_max, more.wait_max);
+    detail::for_each_stat(
+        [](const detail::stat_field& field, auto& sum, const auto& part) {
+            if (field.kind == detail::stat_kind::wait)
+                sum = std::max(sum, part);
+            else
+                sum += part;
+        },
+        into, more);
     return into;
 }
 

@@ -15,11 +15,13 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/scratch_dir.hpp"
 
 import sqlpool;
@@ -316,6 +318,11 @@ BOOST_AUTO_TEST_CASE(defaults_match_open_options_defaults) {
     BOOST_TEST(from_config.foreign_keys == plain.foreign_keys);
     BOOST_TEST(from_config.pragmas.empty());
     BOOST_TEST(from_config.statement_cache_size == plain.statement_cache_size);
+    BOOST_TEST(from_config.defensive == plain.defensive);
+    BOOST_TEST(from_config.trusted_schema == plain.trusted_schema);
+    BOOST_TEST((from_config.file_mode == plain.file_mode));
+    BOOST_TEST(from_config.limits.empty());
+    BOOST_TEST(!from_config.authorizer);
 }
 
 BOOST_AUTO_TEST_CASE(memory_path_is_passed_as_given) {
@@ -707,6 +714,49 @@ BOOST_AUTO_TEST_CASE(from_env_with_an_equals_sign_in_the_prefix_is_a_config_erro
         BOOST_ERROR("not a config_error: " << e.what());
     }
     ::unsetenv("SQLPOOLEQ");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(enum_names)
+
+// Sets one enum field to each of its values in turn, writes the config as text and parses it back.
+template <class E>
+void round_trips(int count, E sqlpool::pool_config::* member) {
+    for (int i = 0; i < count; ++i) {
+        sqlpool::pool_config config{.database = "x.db"};
+        config.*member = static_cast<E>(i);
+        BOOST_TEST_CONTEXT(config.to_string()) {
+            BOOST_TEST((sqlpool::pool_config::parse(config.to_string()).*member == static_cast<E>(i)));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_mode_journal_and_synchronous_value_round_trips_through_text) {
+    round_trips(3, &sqlpool::pool_config::mode);
+    round_trips(7, &sqlpool::pool_config::journal);
+    round_trips(5, &sqlpool::pool_config::synchronous);
+}
+
+BOOST_AUTO_TEST_CASE(every_limit_has_a_name_that_parses) {
+    const auto key = [](sqlpool::limit which) {
+        const std::string text = sqlpool::pool_config{.limits = {{which, 1}}}.to_string();
+        const auto at = text.find(" limit.") + 7;
+        return text.substr(at, text.find('=', at) - at);
+    };
+    BOOST_TEST(sqlpool_test::every_value_named<sqlpool::limit>(12, key));
+    // An unknown limit is refused with the list of the names parse() knows: the same twelve.
+    std::set<std::string> known;
+    try {
+        (void)sqlpool::pool_config::parse("database=x.db limit.bogus=1");
+    } catch (const sqlpool::config_error& e) {
+        std::string list = e.problems().at(0);
+        list = list.substr(list.find("(use ") + 5);
+        for (std::size_t at = 0; at < list.size(); at = list.find_first_of(",)", at) + 2)
+            known.insert(list.substr(at, list.find_first_of(",)", at) - at));
+    }
+    BOOST_TEST(known.size() == 12u);
+    for (int i = 0; i < 12; ++i) BOOST_TEST(known.contains(key(static_cast<sqlpool::limit>(i))));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

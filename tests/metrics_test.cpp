@@ -1,7 +1,12 @@
 #define BOOST_TEST_MODULE metrics
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <bit>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 import sqlpool;
@@ -29,6 +34,21 @@ sqlpool::pool_stats sample() {
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
+}
+
+// A wait as to_prometheus writes it: seconds.
+std::string seconds(std::uint64_t ns) {
+    std::array<char, 32> text{};
+    std::snprintf(
+        text.data(), text.size(), "%.9g",
+        std::chrono::duration<double>(std::chrono::nanoseconds(static_cast<std::int64_t>(ns))).count());
+    return text.data();
+}
+
+bool is_wait_at(std::size_t offset) {
+    return offset == offsetof(sqlpool::pool_stats, wait_p50) ||
+           offset == offsetof(sqlpool::pool_stats, wait_p99) ||
+           offset == offsetof(sqlpool::pool_stats, wait_max);
 }
 
 } // namespace
@@ -71,4 +91,27 @@ BOOST_AUTO_TEST_CASE(live_pool_stats_render) {
     BOOST_TEST(
         contains(sqlpool::to_prometheus(pool.stats()), "sqlpool_acquired_total{pool=\"default\"} 1\n"));
     BOOST_TEST(contains(sqlpool::to_json(pool.stats()), "\"acquired\":1,"));
+}
+
+BOOST_AUTO_TEST_CASE(every_field_is_exported_once) {
+    // Filled word by word (pool_stats is a run of 64-bit words), so that every field, one added
+    // later included, holds its own value without this test listing the fields.
+    std::array<std::uint64_t, sizeof(sqlpool::pool_stats) / sizeof(std::uint64_t)> words{};
+    for (std::size_t i = 0; i < words.size(); ++i) words[i] = 1001 + i;
+    const auto stats = std::bit_cast<sqlpool::pool_stats>(words);
+    const auto json = sqlpool::to_json(stats);
+    const auto text = sqlpool::to_prometheus(stats);
+    std::size_t series = 0;
+    for (std::size_t at = 0; at < text.size(); at = text.find('\n', at) + 1)
+        if (text[at] != '#') ++series;
+    BOOST_TEST(series == words.size());
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        BOOST_TEST_CONTEXT("word " << i << " = " << words[i]) {
+            const auto value = std::to_string(words[i]);
+            BOOST_TEST((contains(json, ":" + value + ",") || contains(json, ":" + value + "}")));
+            BOOST_TEST(contains(
+                text, "} " + (is_wait_at(i * sizeof(std::uint64_t)) ? seconds(words[i]) : value) + "\n"));
+        }
+    }
+    BOOST_TEST(!contains(text, " \n")); // every family has its HELP text
 }

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/temp_dir.hpp"
 
 import sqlpool;
@@ -1329,3 +1330,9 @@ BOOST_AUTO_TEST_CASE(an_uncached_statement_may_outlive_its_connection) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(every_isolation_level_has_a_name) {
+    const auto name = [](sqlpool::isolation_level level) { return std::string(sqlpool::to_string(level)); };
+    BOOST_TEST(sqlpool_test::every_value_named<sqlpool::isolation_level>(3, name));
+    BOOST_TEST(name(sqlpool::isolation_level::immediate) == "immediate");
+}

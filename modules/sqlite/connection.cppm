@@ -3,6 +3,7 @@ module;
 #include "../detail/gmf.hpp"
 export module sqlpool:connection;
 import :errors;
+import :names;
 import :values;
 import :file_watch;
 import :statement;
@@ -33,6 +34,52 @@ enum class limit {
     trigger_depth,
     worker_threads
 };
+
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+// The one list of each enum's names: pool_config's text form and the pragmas sqlpool runs read them.
+inline constexpr enum_names<open_mode, 3> open_mode_names{
+    {{open_mode::read_only, "read_only"},
+     {open_mode::read_write, "read_write"},
+     {open_mode::read_write_create, "read_write_create"}}};
+static_assert(in_enum_order(open_mode_names));
+
+inline constexpr enum_names<journal_mode, 7> journal_mode_names{{{journal_mode::wal, "wal"},
+                                                                 {journal_mode::delete_journal, "delete"},
+                                                                 {journal_mode::truncate, "truncate"},
+                                                                 {journal_mode::persist, "persist"},
+                                                                 {journal_mode::memory, "memory"},
+                                                                 {journal_mode::off, "off"},
+                                                                 {journal_mode::unchanged, "unchanged"}}};
+static_assert(in_enum_order(journal_mode_names));
+
+inline constexpr enum_names<synchronous_mode, 5> synchronous_mode_names{
+    {{synchronous_mode::off, "off"},
+     {synchronous_mode::normal, "normal"},
+     {synchronous_mode::full, "full"},
+     {synchronous_mode::extra, "extra"},
+     {synchronous_mode::unchanged, "unchanged"}}};
+static_assert(in_enum_order(synchronous_mode_names));
+
+inline constexpr enum_names<limit, 12> limit_names{{{limit::length, "length"},
+                                                    {limit::sql_length, "sql_length"},
+                                                    {limit::column, "column"},
+                                                    {limit::expr_depth, "expr_depth"},
+                                                    {limit::compound_select, "compound_select"},
+                                                    {limit::vdbe_op, "vdbe_op"},
+                                                    {limit::function_arg, "function_arg"},
+                                                    {limit::attached, "attached"},
+                                                    {limit::like_pattern_length, "like_pattern_length"},
+                                                    {limit::variable_number, "variable_number"},
+                                                    {limit::trigger_depth, "trigger_depth"},
+                                                    {limit::worker_threads, "worker_threads"}}};
+static_assert(in_enum_order(limit_names));
+
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
 
 // What an authorizer answers (https://sqlite.org/c3ref/c_deny.html).
 namespace authorizer_result {
@@ -85,16 +132,20 @@ class transaction;
 // SQLite's three BEGIN modes (https://sqlite.org/lang_transaction.html).
 enum class isolation_level { deferred, immediate, exclusive };
 
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+inline constexpr enum_names<isolation_level, 3> isolation_level_names{
+    {{isolation_level::deferred, "deferred"},
+     {isolation_level::immediate, "immediate"},
+     {isolation_level::exclusive, "exclusive"}}};
+static_assert(in_enum_order(isolation_level_names));
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
+
 [[nodiscard]] constexpr const char* to_string(isolation_level level) noexcept {
-    switch (level) {
-    case isolation_level::deferred:
-        return "deferred";
-    case isolation_level::immediate:
-        return "immediate";
-    case isolation_level::exclusive:
-        return "exclusive";
-    }
-    return "?";
+    return detail::name_of(detail::isolation_level_names, level);
 }
 
 // One SQLite connection. Used by one thread at a time: it is opened with SQLITE_OPEN_NOMUTEX
@@ -420,46 +471,6 @@ std::optional<std::string> pragma_problem(std::string_view name, std::string_vie
 
 } // namespace detail
 
-namespace {
-
-const char* journal_mode_name(journal_mode mode) {
-    switch (mode) {
-    case journal_mode::wal:
-        return "wal";
-    case journal_mode::delete_journal:
-        return "delete";
-    case journal_mode::truncate:
-        return "truncate";
-    case journal_mode::persist:
-        return "persist";
-    case journal_mode::memory:
-        return "memory";
-    case journal_mode::off:
-        return "off";
-    case journal_mode::unchanged:
-        break;
-    }
-    return "";
-}
-
-const char* synchronous_name(synchronous_mode mode) {
-    switch (mode) {
-    case synchronous_mode::off:
-        return "OFF";
-    case synchronous_mode::normal:
-        return "NORMAL";
-    case synchronous_mode::full:
-        return "FULL";
-    case synchronous_mode::extra:
-        return "EXTRA";
-    case synchronous_mode::unchanged:
-        break;
-    }
-    return "";
-}
-
-} // namespace
-
 std::optional<std::string_view> uri_parameter(std::string_view path, std::string_view key) noexcept {
     if (!path.starts_with("file:")) return std::nullopt;
     const auto query_at = path.find('?');
@@ -578,7 +589,7 @@ void connection::apply_settings() {
     core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
     const bool file_database = !is_memory_path(options_.path) && !read_only();
     if (file_database && options_.journal != journal_mode::unchanged) {
-        const auto* const wanted = journal_mode_name(options_.journal);
+        const auto* const wanted = detail::name_of(detail::journal_mode_names, options_.journal);
         // Switching a new file to WAL needs an exclusive lock for a moment; when another process
         // is doing the same, SQLite can answer SQLITE_BUSY without calling the busy handler. Retry
         // for as long as the busy timeout allows.
@@ -599,7 +610,7 @@ void connection::apply_settings() {
                                std::string("PRAGMA journal_mode=") + wanted);
     }
     if (options_.synchronous != synchronous_mode::unchanged)
-        pragma("synchronous", synchronous_name(options_.synchronous));
+        pragma("synchronous", detail::name_of(detail::synchronous_mode_names, options_.synchronous));
     pragma("foreign_keys", options_.foreign_keys ? "ON" : "OFF");
     for (const auto& [name, value] : options_.pragmas) pragma(name, value);
     core_->settings_applied();
