@@ -3,4 +3,6 @@ export module sqlpool:sqlite;
 export import :constants;
 export import :values;
 export import :statement;
+export import :statement_cache;
+export import :open_options;
 export import :connection;

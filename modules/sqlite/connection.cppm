@@ -5,148 +5,23 @@ export module sqlpool:connection;
 import :errors;
 import :names;
 import :values;
+import :open_options;
 import :file_watch;
 import :statement;
-
-export namespace sqlpool {
-
-enum class open_mode { read_only, read_write, read_write_create };
-
-// PRAGMA journal_mode. `delete_journal` is SQLite's DELETE; `unchanged` leaves the file's mode.
-enum class journal_mode { wal, delete_journal, truncate, persist, memory, off, unchanged };
-
-// PRAGMA synchronous. NORMAL is safe from corruption in WAL mode; a power loss may undo the last
-// commits, a crash of the process does not (https://sqlite.org/pragma.html#pragma_synchronous).
-enum class synchronous_mode { off, normal, full, extra, unchanged };
-
-// SQLite's run-time limits (https://sqlite.org/limits.html), for open_options::limits.
-enum class limit {
-    length,
-    sql_length,
-    column,
-    expr_depth,
-    compound_select,
-    vdbe_op,
-    function_arg,
-    attached,
-    like_pattern_length,
-    variable_number,
-    trigger_depth,
-    worker_threads
-};
-
-} // namespace sqlpool
+import :statement_cache;
 
 namespace sqlpool::detail {
 
-// The one list of each enum's names: pool_config's text form and the pragmas sqlpool runs read them.
-inline constexpr enum_names<open_mode, 3> open_mode_names{
-    {{open_mode::read_only, "read_only"},
-     {open_mode::read_write, "read_write"},
-     {open_mode::read_write_create, "read_write_create"}}};
-static_assert(in_enum_order(open_mode_names));
-
-inline constexpr enum_names<journal_mode, 7> journal_mode_names{{{journal_mode::wal, "wal"},
-                                                                 {journal_mode::delete_journal, "delete"},
-                                                                 {journal_mode::truncate, "truncate"},
-                                                                 {journal_mode::persist, "persist"},
-                                                                 {journal_mode::memory, "memory"},
-                                                                 {journal_mode::off, "off"},
-                                                                 {journal_mode::unchanged, "unchanged"}}};
-static_assert(in_enum_order(journal_mode_names));
-
-inline constexpr enum_names<synchronous_mode, 5> synchronous_mode_names{
-    {{synchronous_mode::off, "off"},
-     {synchronous_mode::normal, "normal"},
-     {synchronous_mode::full, "full"},
-     {synchronous_mode::extra, "extra"},
-     {synchronous_mode::unchanged, "unchanged"}}};
-static_assert(in_enum_order(synchronous_mode_names));
-
-inline constexpr enum_names<limit, 12> limit_names{{{limit::length, "length"},
-                                                    {limit::sql_length, "sql_length"},
-                                                    {limit::column, "column"},
-                                                    {limit::expr_depth, "expr_depth"},
-                                                    {limit::compound_select, "compound_select"},
-                                                    {limit::vdbe_op, "vdbe_op"},
-                                                    {limit::function_arg, "function_arg"},
-                                                    {limit::attached, "attached"},
-                                                    {limit::like_pattern_length, "like_pattern_length"},
-                                                    {limit::variable_number, "variable_number"},
-                                                    {limit::trigger_depth, "trigger_depth"},
-                                                    {limit::worker_threads, "worker_threads"}}};
-static_assert(in_enum_order(limit_names));
+// True when the temp schema holds any object (a table, index, view or trigger), or cannot be read.
+[[nodiscard]] bool has_temp_objects(sqlite3* db) noexcept;
 
 } // namespace sqlpool::detail
 
 export namespace sqlpool {
-
-// What an authorizer answers (https://sqlite.org/c3ref/c_deny.html).
-namespace authorizer_result {
-inline constexpr int ok = SQLITE_OK;
-inline constexpr int deny = SQLITE_DENY;
-inline constexpr int ignore = SQLITE_IGNORE;
-} // namespace authorizer_result
-
-// An authorizer callback: (action code, two arguments, database name, trigger or view name) ->
-// authorizer_result. Called while statements are prepared, on the connection's thread.
-using authorizer_function = std::function<int(int action, std::string_view first, std::string_view second,
-                                              std::string_view database, std::string_view trigger)>;
-
-struct open_options {
-    std::string path; // a file, ":memory:" or a "file:" URI
-    open_mode mode = open_mode::read_write_create;
-    std::chrono::milliseconds busy_timeout{2000}; // how long a lock is waited for
-    bool nofollow = false;                        // refuse a path that is a symbolic link
-    journal_mode journal = journal_mode::wal;     // applied to file databases only
-    synchronous_mode synchronous = synchronous_mode::normal;
-    bool foreign_keys = true;
-    std::vector<std::pair<std::string, std::string>> pragmas; // applied after the defaults
-    std::size_t statement_cache_size = 64;                    // 0 disables the cache
-    // Hardening (https://sqlite.org/security.html); docs/security.md tells when to change them.
-    bool defensive = true; // SQLITE_DBCONFIG_DEFENSIVE: no writable_schema tricks, no shadow-table writes
-    bool trusted_schema = false; // functions with side effects may not run from the schema
-    // Permissions of a database file sqlpool creates (plain paths; SQLite gives its -wal and -shm
-    // files the same), exactly, whatever the umask; std::nullopt leaves it to SQLite (0644 less
-    // the umask).
-    std::optional<unsigned> file_mode = 0600;
-    std::vector<std::pair<limit, int>> limits; // sqlite3_limit values, e.g. {limit::length, 1'000'000}
-    authorizer_function authorizer;            // consulted for every statement prepared
-};
-
-// True when `path` names an in-memory database rather than a file: ":memory:", or a URI
-// filename whose path is ":memory:" or whose query has mode=memory or vfs=memdb
-// (https://sqlite.org/uri.html, https://sqlite.org/inmemorydb.html). A file whose name merely
-// contains ":memory:" is a file.
-[[nodiscard]] bool is_memory_path(std::string_view path) noexcept;
-
-// The value of query parameter `key` in a URI filename ("file:data.db?mode=ro&cache=shared"),
-// or std::nullopt when `path` is not a URI or has no such parameter.
-[[nodiscard]] std::optional<std::string_view> uri_parameter(std::string_view path,
-                                                            std::string_view key) noexcept;
 
 template <column_type... Ts>
 class query_range;
 class transaction;
-
-// SQLite's three BEGIN modes (https://sqlite.org/lang_transaction.html).
-enum class isolation_level { deferred, immediate, exclusive };
-
-} // namespace sqlpool
-
-namespace sqlpool::detail {
-inline constexpr enum_names<isolation_level, 3> isolation_level_names{
-    {{isolation_level::deferred, "deferred"},
-     {isolation_level::immediate, "immediate"},
-     {isolation_level::exclusive, "exclusive"}}};
-static_assert(in_enum_order(isolation_level_names));
-} // namespace sqlpool::detail
-
-export namespace sqlpool {
-
-[[nodiscard]] constexpr const char* to_string(isolation_level level) noexcept {
-    return detail::name_of(detail::isolation_level_names, level);
-}
 
 // One SQLite connection. Used by one thread at a time: it is opened with SQLITE_OPEN_NOMUTEX
 // ("multi-thread" mode, https://sqlite.org/threadsafe.html), and the pool guarantees exclusivity.
@@ -377,195 +252,11 @@ std::optional<std::tuple<Ts...>> connection::query_one(std::string_view sql, con
     return std::nullopt;
 }
 
-} // namespace sqlpool
-
-namespace sqlpool {
-
-namespace {
-
-int open_flags(const open_options& options) {
-    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE;
-    switch (options.mode) {
-    case open_mode::read_only:
-        flags |= SQLITE_OPEN_READONLY;
-        break;
-    case open_mode::read_write:
-        flags |= SQLITE_OPEN_READWRITE;
-        break;
-    case open_mode::read_write_create:
-        flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-        break;
-    }
-    if (options.nofollow) flags |= SQLITE_OPEN_NOFOLLOW;
-    return flags;
-}
-
-// True when the temp schema holds any object (a table, index, view or trigger), or cannot be read.
-bool has_temp_objects(sqlite3* db) noexcept {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM temp.sqlite_schema LIMIT 1", -1, &stmt, nullptr) != SQLITE_OK)
-        return true;
-    const int code = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    return code != SQLITE_DONE;
-}
-
-} // namespace
-
-// Shared with other partitions (pool_config::validate() checks what connection will check).
-namespace detail {
-
-int limit_id(limit which) {
-    switch (which) {
-    case limit::length:
-        return SQLITE_LIMIT_LENGTH;
-    case limit::sql_length:
-        return SQLITE_LIMIT_SQL_LENGTH;
-    case limit::column:
-        return SQLITE_LIMIT_COLUMN;
-    case limit::expr_depth:
-        return SQLITE_LIMIT_EXPR_DEPTH;
-    case limit::compound_select:
-        return SQLITE_LIMIT_COMPOUND_SELECT;
-    case limit::vdbe_op:
-        return SQLITE_LIMIT_VDBE_OP;
-    case limit::function_arg:
-        return SQLITE_LIMIT_FUNCTION_ARG;
-    case limit::attached:
-        return SQLITE_LIMIT_ATTACHED;
-    case limit::like_pattern_length:
-        return SQLITE_LIMIT_LIKE_PATTERN_LENGTH;
-    case limit::variable_number:
-        return SQLITE_LIMIT_VARIABLE_NUMBER;
-    case limit::trigger_depth:
-        return SQLITE_LIMIT_TRIGGER_DEPTH;
-    case limit::worker_threads:
-        return SQLITE_LIMIT_WORKER_THREADS;
-    }
-    return SQLITE_LIMIT_LENGTH;
-}
-
-bool is_identifier(std::string_view text) {
-    return !text.empty() && std::ranges::all_of(text, [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    });
-}
-
-bool is_pragma_value(std::string_view text) {
-    return !text.empty() && std::ranges::all_of(text, [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-               c == '-' || c == '.';
-    });
-}
-
-// The one rule for a configured pragma, used by connection and by pool_config::validate(): a
-// plain name and a plain value, so that nothing can add a second statement to "PRAGMA name=value".
-std::optional<std::string> pragma_problem(std::string_view name, std::string_view value) {
-    if (is_identifier(name) && is_pragma_value(value)) return std::nullopt;
-    return std::string("pragma '")
-        .append(name)
-        .append("=")
-        .append(value)
-        .append("' is not a plain name=value (letters, digits, '_', '-', '.')");
-}
-
-} // namespace detail
-
-std::optional<std::string_view> uri_parameter(std::string_view path, std::string_view key) noexcept {
-    if (!path.starts_with("file:")) return std::nullopt;
-    const auto query_at = path.find('?');
-    if (query_at == std::string_view::npos) return std::nullopt;
-    std::string_view query = path.substr(query_at + 1);
-    query = query.substr(0, query.find('#'));
-    while (!query.empty()) {
-        const auto end = query.find('&');
-        const std::string_view pair = query.substr(0, end);
-        const auto equals = pair.find('=');
-        if (pair.substr(0, equals) == key)
-            return equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);
-        if (end == std::string_view::npos) break;
-        query.remove_prefix(end + 1);
-    }
-    return std::nullopt;
-}
-
-bool is_memory_path(std::string_view path) noexcept {
-    if (path == ":memory:") return true;
-    if (!path.starts_with("file:")) return false;
-    const std::string_view file = path.substr(5, path.find_first_of("?#") - 5);
-    return file == ":memory:" || uri_parameter(path, "mode") == "memory" ||
-           uri_parameter(path, "vfs") == "memdb";
-}
-
-connection::connection(open_options options) : options_(std::move(options)) {
-    if (options_.path.empty())
-        throw misuse_error("connection path is empty; use \":memory:\" for an in-memory database");
-    for (const auto& [name, value] : options_.pragmas)
-        if (auto problem = detail::pragma_problem(name, value)) throw misuse_error(std::move(*problem));
-    create_with_mode();
-    sqlite3* db = nullptr;
-    const int code = sqlite3_open_v2(options_.path.c_str(), &db, open_flags(options_), nullptr);
-    // sqlite3_open_v2 allocates a handle even when it fails; core_ owns (and closes) it from here.
-    core_ = std::make_shared<detail::connection_core>(db, options_.statement_cache_size);
-    core_->restorable_pragmas = {"busy_timeout", "journal_mode", "synchronous", "foreign_keys"};
-    for (const auto& [name, value] : options_.pragmas) core_->restorable_pragmas.push_back(name);
-    if (db == nullptr) throw sqlite_error(SQLITE_NOMEM, "out of memory opening a connection", "");
-    if (code != SQLITE_OK) {
-        const int extended = sqlite3_extended_errcode(db);
-        std::string message = std::string(sqlite3_errmsg(db)) + " (opening '" + options_.path + "')";
-        throw sqlite_error(extended != SQLITE_OK ? extended : code, std::move(message), "");
-    }
-    apply_defaults();
-}
-
-// Creates a missing database file with exactly options_.file_mode, so that SQLite (which creates
-// files 0644 less the umask) opens a file only its owner can read. The umask does not narrow a
-// mode the user asked for: fchmod sets it as given, as SQLite does for its journals
-// (robust_open() in os_unix.c).
-void connection::create_with_mode() const {
-    if (!options_.file_mode || options_.mode != open_mode::read_write_create ||
-        is_memory_path(options_.path) || options_.path.starts_with("file:"))
-        return;
-    const int flags = O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | (options_.nofollow ? O_NOFOLLOW : 0);
-    const int fd = ::open(options_.path.c_str(), flags, static_cast<mode_t>(*options_.file_mode));
-    if (fd < 0) return;                                           // other errors surface in sqlite3_open_v2
-    (void)::fchmod(fd, static_cast<mode_t>(*options_.file_mode)); // an empty file is an empty database
-    ::close(fd);
-}
-
-void connection::apply_defaults() {
-    sqlite3* db = core_->db();
-    // Hardening from https://sqlite.org/security.html: no schema tricks, no extension loading,
-    // and functions with side effects are not trusted inside the schema.
-    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, options_.defensive ? 1 : 0, nullptr),
-                 "DBCONFIG_DEFENSIVE");
-    // Two-argument fts3_tokenizer() lets SQL text hand SQLite a function pointer; some builds
-    // (Debian's among them) enable it by default
-    // (https://sqlite.org/fts3.html#custom_application_defined_tokenizers).
-    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr),
-                 "DBCONFIG_ENABLE_FTS3_TOKENIZER");
-    core_->check(sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr),
-                 "DBCONFIG_ENABLE_LOAD_EXTENSION");
-    core_->check(
-        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, options_.trusted_schema ? 1 : 0, nullptr),
-        "DBCONFIG_TRUSTED_SCHEMA");
-    for (const auto& [which, value] : options_.limits) sqlite3_limit(db, detail::limit_id(which), value);
-    core_->user_authorizer = options_.authorizer;
-    core_->check(sqlite3_set_authorizer(db, &detail::connection_core::authorize, core_.get()),
-                 "set_authorizer");
-    core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
-    core_->watch().attach(db);
-    // Reading the schema here surfaces a file that is not a database (NOTADB) at open time.
-    (void)query_value<std::int64_t>("PRAGMA schema_version");
-    apply_settings();
-}
+// Small functions called on every lease's return (the reset verdict) and around each statement or
+// transaction; the rest of connection is defined in connection.cpp.
 
 bool connection::settings_changed() const noexcept {
     return core_ && core_->settings_writes() != 0;
-}
-
-void connection::restore_settings() {
-    apply_settings();
 }
 
 bool connection::session_tainted() const noexcept {
@@ -575,79 +266,11 @@ bool connection::session_tainted() const noexcept {
     if (core_->session_taints() != 0 || sqlite3_db_name(core_->db(), 2) != nullptr) return true;
     // After schema was created anywhere (or when statements escaped the authorizer through the raw
     // handle), the temp schema itself says whether a temporary object is left.
-    return (core_->schema_writes() != 0 || core_->escaped()) && has_temp_objects(core_->db());
+    return (core_->schema_writes() != 0 || core_->escaped()) && detail::has_temp_objects(core_->db());
 }
 
 void connection::accept_session_state() noexcept {
     if (core_) core_->accept_session();
-}
-
-// The session settings a borrower could change with a PRAGMA, applied at open and restored by the
-// pool when a borrower changed one.
-void connection::apply_settings() {
-    sqlite3* db = core().db();
-    core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
-    const bool file_database = !is_memory_path(options_.path) && !read_only();
-    if (file_database && options_.journal != journal_mode::unchanged) {
-        const auto* const wanted = detail::name_of(detail::journal_mode_names, options_.journal);
-        // Switching a new file to WAL needs an exclusive lock for a moment; when another process
-        // is doing the same, SQLite can answer SQLITE_BUSY without calling the busy handler. Retry
-        // for as long as the busy timeout allows.
-        const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
-        std::string got;
-        for (auto pause = std::chrono::milliseconds(1);;
-             pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
-            try {
-                got = query_value<std::string>(std::string("PRAGMA journal_mode=") + wanted);
-                break;
-            } catch (const busy_error&) {
-                if (std::chrono::steady_clock::now() + pause >= deadline) throw;
-                std::this_thread::sleep_for(pause);
-            }
-        }
-        if (got != wanted)
-            throw sqlite_error(SQLITE_ERROR, "journal_mode stayed '" + got + "', wanted '" + wanted + "'",
-                               std::string("PRAGMA journal_mode=") + wanted);
-    }
-    if (options_.synchronous != synchronous_mode::unchanged)
-        pragma("synchronous", detail::name_of(detail::synchronous_mode_names, options_.synchronous));
-    pragma("foreign_keys", options_.foreign_keys ? "ON" : "OFF");
-    for (const auto& [name, value] : options_.pragmas) pragma(name, value);
-    core_->settings_applied();
-}
-
-void connection::pragma(std::string_view name, std::string_view value) {
-    exec("PRAGMA " + std::string(name) + "=" + std::string(value));
-}
-
-statement connection::prepare(std::string_view sql) {
-    bool is_script = false;
-    statement stmt = core().checkout(sql, is_script);
-    if (is_script)
-        throw misuse_error("prepare() takes one statement, got several; use exec() for scripts [sql: " +
-                           std::string(sql) + "]");
-    if (!stmt) throw misuse_error("prepare() got no statement [sql: " + std::string(sql) + "]");
-    return stmt;
-}
-
-void connection::run_script(std::string_view sql) {
-    sqlite3* db = core().db();
-    while (!sql.empty()) {
-        sqlite3_stmt* raw = nullptr;
-        const char* tail = nullptr;
-        const int code = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
-        if (code != SQLITE_OK) core_->fail(code, sql);
-        const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owned(raw, &sqlite3_finalize);
-        const auto consumed = static_cast<std::size_t>(tail - sql.data());
-        if (raw != nullptr) {
-            int step = SQLITE_ROW;
-            while (step == SQLITE_ROW) step = sqlite3_step(raw);
-            core_->after_step(raw);
-            if (step != SQLITE_DONE) core_->fail(step, sqlite3_sql(raw));
-        }
-        if (consumed == 0) break;
-        sql.remove_prefix(consumed);
-    }
 }
 
 std::int64_t connection::changes() const {
@@ -659,19 +282,6 @@ std::int64_t connection::last_insert_rowid() const {
 bool connection::in_transaction() const {
     return sqlite3_get_autocommit(core().db()) == 0;
 }
-const char* connection::filename() const {
-    const char* name = sqlite3_db_filename(core().db(), "main");
-    return name != nullptr ? name : "";
-}
-
-bool connection::read_only() const {
-    return sqlite3_db_readonly(core().db(), "main") == 1;
-}
-
-void connection::interrupt() noexcept {
-    if (core_) sqlite3_interrupt(core_->db());
-}
-
 std::size_t connection::reset_all_statements() noexcept {
     if (!core_ || !core_->may_have_busy_statements()) return 0;
     std::size_t reset = 0;
@@ -683,15 +293,6 @@ std::size_t connection::reset_all_statements() noexcept {
         }
     }
     return reset;
-}
-
-std::size_t connection::busy_statement_count() const noexcept {
-    if (!core_) return 0;
-    std::size_t busy = 0;
-    for (sqlite3_stmt* stmt = sqlite3_next_stmt(core_->db(), nullptr); stmt != nullptr;
-         stmt = sqlite3_next_stmt(core_->db(), stmt))
-        busy += sqlite3_stmt_busy(stmt) != 0 ? 1 : 0;
-    return busy;
 }
 
 } // namespace sqlpool

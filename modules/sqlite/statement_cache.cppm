@@ -1,0 +1,182 @@
+// connection_core: what a connection owns besides its handle (the statement cache, the sticky
+// "broken" code, the authorizer's counts), and the members of statement that reach into it.
+module;
+#include "../detail/gmf.hpp"
+export module sqlpool:statement_cache;
+import :errors;
+import :values;
+import :file_watch;
+import :statement;
+
+namespace sqlpool::detail {
+
+// What a connection owns besides its handle: the statement cache and the sticky "broken" code.
+// It lives on the heap so that statements can point at it while their connection moves.
+class connection_core : public std::enable_shared_from_this<connection_core> {
+public:
+    connection_core(sqlite3* db, std::size_t cache_capacity) : db_(db), capacity_(cache_capacity) {}
+    connection_core(const connection_core&) = delete;
+    connection_core& operator=(const connection_core&) = delete;
+    connection_core(connection_core&&) = delete;
+    connection_core& operator=(connection_core&&) = delete;
+    ~connection_core() { close(); }
+
+    [[nodiscard]] sqlite3* db() const noexcept { return db_; }
+
+    // Throws the error for `code`, remembering a code that breaks the connection.
+    [[noreturn]] void fail(int code, std::string_view sql);
+    // After every step: a commit that went into a file moved away meanwhile is reported as
+    // database_moved_error, never acknowledged.
+    void after_step(sqlite3_stmt* stmt) {
+        if (!watch_.commit_pending()) [[likely]]
+            return;
+        try {
+            watch_.verify_commit(stmt != nullptr ? sqlite3_sql(stmt) : "");
+        } catch (...) {
+            mark_broken(SQLITE_READONLY_DBMOVED);
+            throw;
+        }
+    }
+    [[nodiscard]] file_watch& watch() noexcept { return watch_; }
+    void check(int code, std::string_view sql) {
+        if (code != SQLITE_OK) fail(code, sql);
+    }
+    [[nodiscard]] int broken_code() const noexcept { return broken_code_; }
+
+    // PRAGMA statements that set a value, prepared since the settings were last applied.
+    [[nodiscard]] std::uint64_t settings_writes() const noexcept { return settings_writes_; }
+    void settings_applied() noexcept { settings_writes_ = 0; }
+
+    // Statements prepared since accept_session() that leave session state restore_settings()
+    // cannot undo: a PRAGMA setting outside restorable_pragmas (query_only, trusted_schema,
+    // locking_mode, ...).
+    [[nodiscard]] std::uint64_t session_taints() const noexcept { return session_taints_; }
+    // Statements prepared since accept_session() that create schema, in any database: whether
+    // one of them left a temporary object (`CREATE TABLE temp.t`, a TEMP trigger on a main table)
+    // is read from the temp schema itself, not from the statement's text.
+    [[nodiscard]] std::uint64_t schema_writes() const noexcept { return schema_writes_; }
+    void accept_session() noexcept {
+        session_taints_ = 0;
+        schema_writes_ = 0;
+    }
+    // The pragmas restore_settings() applies again (compared without regard to case).
+    std::vector<std::string> restorable_pragmas;
+
+    // SQLite's authorizer (https://sqlite.org/c3ref/set_authorizer.html) sees every PRAGMA at
+    // prepare time; one with an argument may change a setting the pool must restore.
+    static int authorize(void* self, int action, const char* name, const char* argument, const char* database,
+                         const char* trigger) noexcept;
+
+    // The user's authorizer (open_options::authorizer), consulted after sqlpool's own bookkeeping.
+    std::function<int(int, std::string_view, std::string_view, std::string_view, std::string_view)>
+        user_authorizer;
+    void mark_broken(int code) noexcept {
+        if (broken_code_ == 0) broken_code_ = code;
+    }
+
+    // A statement for `sql`: from the cache when it holds an idle one, else freshly prepared (and
+    // cached when it is a single statement). An empty result means the text held no statement.
+    // `is_script` is set when the text holds more than one statement; nothing is prepared then.
+    statement checkout(std::string_view sql, bool& is_script) {
+        is_script = false;
+        if (auto found = index_.find(sql); found != index_.end() && !found->second->checked_out) {
+            ++stats_.hits;
+            lru_.splice(lru_.begin(), lru_, found->second);
+            found->second->checked_out = true;
+            ++checked_out_;
+            statement reused(this, found->second->stmt, &*found->second);
+            reused.reused_ = true;
+            return reused;
+        }
+        return prepare_fresh(sql, is_script);
+    }
+
+    void give_back(cache_entry& entry) noexcept {
+        sqlite3_reset(entry.stmt);
+        sqlite3_clear_bindings(entry.stmt);
+        entry.checked_out = false;
+        --checked_out_;
+    }
+
+    // False only when no statement of this connection can be mid-step: none is checked out of
+    // the cache, no uncached one is alive, and the raw handle never left (anything prepared
+    // with it is invisible here). Lets a pool skip walking every prepared statement on return.
+    [[nodiscard]] bool may_have_busy_statements() const noexcept {
+        return checked_out_ != 0 || *uncached_live_ != 0 || handle_escaped_;
+    }
+    void handle_escaped() noexcept { handle_escaped_ = true; }
+    [[nodiscard]] bool escaped() const noexcept { return handle_escaped_; }
+
+    [[nodiscard]] statement_cache_stats stats() const noexcept {
+        statement_cache_stats result = stats_;
+        result.size = lru_.size();
+        result.capacity = capacity_;
+        return result;
+    }
+
+    // Finalizes every cached statement and closes the handle. sqlite3_close_v2 defers the close
+    // until statements still held elsewhere are finalized, so the handle never dangles.
+    void close() noexcept;
+
+private:
+    // True when restore_settings() applies pragma `name` again.
+    [[nodiscard]] bool restores(const char* name) const noexcept;
+    // The miss path of checkout(): prepares `sql`, and caches it when it can.
+    statement prepare_fresh(std::string_view sql, bool& is_script);
+    // True when `rest` (a statement's tail) holds nothing but white space, ';' and comments.
+    bool only_comments(std::string_view rest);
+
+    // Evicts the least recently used idle statement when the cache is full. False when every
+    // cached statement is checked out, so the new one cannot be cached.
+    bool make_room() noexcept;
+
+    sqlite3* db_;
+    file_watch watch_;
+    std::size_t capacity_;
+    int broken_code_ = 0;
+    std::uint64_t settings_writes_ = 0;
+    std::uint64_t session_taints_ = 0;
+    std::uint64_t schema_writes_ = 0;
+    std::size_t checked_out_ = 0; // cached statements held by a `statement`
+    std::shared_ptr<std::size_t> uncached_live_ = std::make_shared<std::size_t>(0);
+    bool handle_escaped_ = false;
+    std::list<cache_entry> lru_; // most recently used first
+    std::unordered_map<std::string_view, std::list<cache_entry>::iterator, transparent_hash, std::equal_to<>>
+        index_;
+    statement_cache_stats stats_;
+};
+
+} // namespace sqlpool::detail
+
+namespace sqlpool {
+
+// statement's members that call into connection_core, defined here where it is complete.
+
+statement::~statement() {
+    if (stmt_ == nullptr) return;
+    if (entry_ != nullptr) {
+        core_->give_back(*entry_);
+    } else {
+        sqlite3_finalize(stmt_);
+        if (uncached_live_) --*uncached_live_;
+    }
+}
+
+void statement::check_bind(int code, int index) {
+    if (code == SQLITE_OK) return;
+    if ((code & 0xff) == SQLITE_RANGE)
+        throw misuse_error("bind index " + std::to_string(index) + " is out of range: statement takes " +
+                           std::to_string(parameter_count()) + " parameter(s) [sql: " + std::string(sql()) +
+                           "]");
+    core_->fail(code, sql());
+}
+
+bool statement::step() {
+    const int code = sqlite3_step(handle());
+    core_->after_step(stmt_);
+    if (code == SQLITE_ROW) return true;
+    if (code == SQLITE_DONE) return false;
+    core_->fail(code, sql());
+}
+
+} // namespace sqlpool
