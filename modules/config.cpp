@@ -105,7 +105,7 @@ void try_connection(const pool_config& config, std::vector<std::string>& problem
                 problems.push_back(limit_key(which) + " is " + std::to_string(value) + ", but SQLite keeps " +
                                    std::to_string(kept) + " (its bound for this limit)");
         (void)probe.query_value<std::int64_t>("SELECT 1"); // what health::ping runs
-        probe.exec("BEGIN"); // deferred: a query_only connection (read_write_split readers) may begin too
+        probe.exec("BEGIN"); // deferred: a query_only connection (read_write_pool readers) may begin too
         probe.exec("ROLLBACK");
     } catch (const error& e) {
         problems.push_back("a connection cannot be set up with " + tried + ": " + e.what());
