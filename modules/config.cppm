@@ -26,13 +26,17 @@ export namespace sqlpool {
 //    aside), so a pragma SQLite refuses ("encoding=abc", "x=a.b-1"), a negative limit, a limit
 //    SQLite would silently change (above its compiled-in bound) or one under which sqlpool's own
 //    statements fail is refused;
-//  - file_mode within 0777.
+//  - file_mode within 0777;
+//  - max_connections at most max_pool_size: a pool allocates its slot table up front.
 struct pool_config {
     // The longest duration any field may hold: 100 years.
     static constexpr std::chrono::milliseconds max_duration =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::years(100));
     // The longest busy_timeout: sqlite3_busy_timeout takes an int of milliseconds.
     static constexpr std::chrono::milliseconds max_busy_timeout{std::numeric_limits<int>::max()};
+    // The largest max_connections: a pool allocates one 64-byte slot per connection up front (4 MiB
+    // at this size), and a process runs out of file descriptors long before.
+    static constexpr std::size_t max_pool_size = 65'536;
 
     // The database file, ":memory:" (one in-memory database shared by the pool's connections),
     // or a "file:" URI.

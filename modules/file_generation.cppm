@@ -32,6 +32,16 @@ inline std::string resolve_database(const std::string& database) {
                         "\"file:/name?vfs=memdb\""});
 }
 
+// What every connection of one file generation holds: ended once the file moved.
+class generation_token {
+public:
+    [[nodiscard]] inline bool ended() const noexcept { return ended_.load(std::memory_order_acquire); }
+    void end() const noexcept { ended_.store(true, std::memory_order_release); }
+
+private:
+    mutable std::atomic<bool> ended_{false};
+};
+
 // The identity of the file at a path: device and inode, or {0, 0} when there is none.
 struct file_key {
     std::uint64_t device = 0;
@@ -49,10 +59,11 @@ struct file_key {
 // The pool calls every member under its lock, except key_at_path().
 class file_generation {
 public:
-    using token = std::shared_ptr<const int>;
+    using token = std::shared_ptr<const generation_token>;
 
     [[nodiscard]] const token& current() const noexcept { return current_; }
-    [[nodiscard]] bool is_current(const token& t) const noexcept { return t == current_; }
+    // Lock-free: a returning connection asks this without the pool's lock.
+    [[nodiscard]] inline static bool is_current(const token& t) noexcept { return !t->ended(); }
 
     // The file at the path now (a stat, before a connection opens; nothing for in-memory ones).
     [[nodiscard]] file_key key_at_path() const noexcept {
@@ -77,20 +88,23 @@ public:
 
     // The file moved: connections holding the current token are now of an ended generation.
     void end() {
-        std::erase_if(ended_, [](const std::weak_ptr<const int>& e) { return e.expired(); });
+        std::erase_if(ended_, [](const std::weak_ptr<const generation_token>& e) { return e.expired(); });
+        current_->end();
         ended_.emplace_back(current_);
-        current_ = std::make_shared<const int>(0);
+        current_ = std::make_shared<const generation_token>();
         known_ = false;
     }
     // True when every connection of ended generations has closed.
     [[nodiscard]] bool ended_closed() const noexcept {
-        return std::ranges::all_of(ended_, [](const std::weak_ptr<const int>& e) { return e.expired(); });
+        return std::ranges::all_of(
+            ended_, [](const std::weak_ptr<const generation_token>& e) { return e.expired(); });
     }
 
 private:
     std::string path_; // as the first connection resolved it; empty until then, and in memory
-    token current_ = std::make_shared<const int>(0);
-    std::vector<std::weak_ptr<const int>> ended_; // generations whose connections may still be open
+    token current_ = std::make_shared<const generation_token>();
+    std::vector<std::weak_ptr<const generation_token>>
+        ended_; // generations whose connections may still be open
     file_key key_;
     bool known_ = false;
 };

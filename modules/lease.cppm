@@ -6,21 +6,24 @@ export module sqlpool:lease;
 import :errors;
 import :sqlite;
 import :connection_info;
+import :file_generation;
 
 namespace sqlpool::detail {
 
-// One pooled connection and what the pool knows about it. Owned by the pool while idle and by a
-// lease while leased.
+// One pooled connection and what the pool knows about it. Owned by its pool's slot table; a lease
+// has exclusive use of it.
 struct slot {
-    std::shared_ptr<const int> generation; // first, so released last: after the connection closed
+    file_generation::token generation; // first, so released last: after the connection closed
     connection conn;
     connection_info info;
+    std::size_t index = 0; // its place in the pool's slot table
 };
 
-// What a lease returns its slot to. The owner outlives every lease it handed out.
+// What a lease returns its slot to. Leases share ownership of it, so it outlives every lease it
+// handed out, even when its pool is gone.
 class lease_owner {
 public:
-    virtual void give_back(std::unique_ptr<slot> leased) noexcept = 0;
+    virtual void give_back(slot* leased) noexcept = 0;
 
 protected:
     lease_owner() = default;
@@ -38,7 +41,7 @@ class lease;
 } // namespace sqlpool
 
 namespace sqlpool::detail {
-lease make_lease(lease_owner* owner, std::unique_ptr<slot> leased) noexcept;
+inline lease make_lease(std::shared_ptr<lease_owner> owner, slot* leased) noexcept;
 } // namespace sqlpool::detail
 
 export namespace sqlpool {
@@ -51,49 +54,51 @@ public:
     lease() = default;
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
-    lease(lease&& other) noexcept
-        : owner_(std::exchange(other.owner_, nullptr)), slot_(std::move(other.slot_)) {}
-    lease& operator=(lease&& other) noexcept {
+    inline lease(lease&& other) noexcept
+        : owner_(std::move(other.owner_)), slot_(std::exchange(other.slot_, nullptr)) {}
+    inline lease& operator=(lease&& other) noexcept {
         if (this != &other) {
             release();
-            owner_ = std::exchange(other.owner_, nullptr);
-            slot_ = std::move(other.slot_);
+            owner_ = std::move(other.owner_);
+            slot_ = std::exchange(other.slot_, nullptr);
         }
         return *this;
     }
-    ~lease() { release(); }
+    inline ~lease() { release(); }
 
-    [[nodiscard]] connection* operator->() const { return &get(); }
-    [[nodiscard]] connection& operator*() const { return get(); }
-    [[nodiscard]] connection& get() const {
+    [[nodiscard]] inline connection* operator->() const { return &get(); }
+    [[nodiscard]] inline connection& operator*() const { return get(); }
+    [[nodiscard]] inline connection& get() const {
         if (!slot_) throw misuse_error("use of an empty, released or moved-from lease");
         return slot_->conn;
     }
-    [[nodiscard]] const connection_info& info() const {
+    [[nodiscard]] inline const connection_info& info() const {
         if (!slot_) throw misuse_error("use of an empty, released or moved-from lease");
         return slot_->info;
     }
-    [[nodiscard]] explicit operator bool() const noexcept { return slot_ != nullptr; }
+    [[nodiscard]] inline explicit operator bool() const noexcept { return slot_ != nullptr; }
 
-    // Returns the connection to the pool now. The lease is empty afterwards.
-    void release() noexcept {
-        if (slot_) owner_->give_back(std::move(slot_));
-        owner_ = nullptr;
+    // Returns the connection to the pool now. The lease is empty afterwards. When it was the
+    // last one out of a destroyed pool, what is left of the pool goes with it.
+    inline void release() noexcept {
+        if (slot_ == nullptr) return;
+        const std::shared_ptr<detail::lease_owner> owner = std::move(owner_);
+        owner->give_back(std::exchange(slot_, nullptr));
     }
 
 private:
-    friend lease detail::make_lease(detail::lease_owner*, std::unique_ptr<detail::slot>) noexcept;
-    lease(detail::lease_owner* owner, std::unique_ptr<detail::slot> leased) noexcept
-        : owner_(owner), slot_(std::move(leased)) {}
+    friend lease detail::make_lease(std::shared_ptr<detail::lease_owner>, detail::slot*) noexcept;
+    inline lease(std::shared_ptr<detail::lease_owner> owner, detail::slot* leased) noexcept
+        : owner_(std::move(owner)), slot_(leased) {}
 
-    detail::lease_owner* owner_ = nullptr;
-    std::unique_ptr<detail::slot> slot_;
+    std::shared_ptr<detail::lease_owner> owner_;
+    detail::slot* slot_ = nullptr;
 };
 
 } // namespace sqlpool
 
 namespace sqlpool::detail {
-lease make_lease(lease_owner* owner, std::unique_ptr<slot> leased) noexcept {
-    return lease(owner, std::move(leased));
+inline lease make_lease(std::shared_ptr<lease_owner> owner, slot* leased) noexcept {
+    return lease(std::move(owner), leased);
 }
 } // namespace sqlpool::detail

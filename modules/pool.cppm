@@ -27,10 +27,11 @@ export namespace sqlpool {
 //   Isolation — the default BEGIN mode (isolation::deferred, immediate, exclusive)
 //   Queue     — who gets a returned connection, and which idle one goes first (queue::barging,
 //               fifo, round_robin)
-//   Clock     — where ages are measured; tests pass a clock they move by hand
+//   Clock     — where ages are measured (coarse_steady_clock: cheap, a few ms fine); tests pass
+//               a clock they move by hand
 template <locking_policy Locking = locking::std_mutex, health_policy Health = health::ping,
           recycling_policy Recycling = recycling::standard, isolation_policy Isolation = isolation::deferred,
-          queue_policy Queue = queue::barging, pool_clock Clock = std::chrono::steady_clock>
+          queue_policy Queue = queue::barging, pool_clock Clock = coarse_steady_clock>
 class basic_pool {
     using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>;
 
@@ -58,21 +59,21 @@ public:
     basic_pool& operator=(basic_pool&&) = delete;
 
     // Closes the pool (waiting up to close_timeout for leases). Leases still out afterwards stay
-    // valid; their connections close when they are returned.
-    ~basic_pool() {
-        close();
-        core_->orphan();
-    }
+    // valid (they share ownership of the pool's core); their connections close when they are
+    // returned.
+    ~basic_pool() { close(); }
 
     // A lease on a connection, waiting up to acquire_timeout; throws timeout_error after that, and
     // pool_closed_error once the pool is closed.
     [[nodiscard]] lease acquire() { return acquire(core_->config().acquire_timeout); }
-    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) { return core_->acquire(timeout, true); }
+    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) {
+        return core_->acquire(core_, timeout, true);
+    }
 
     // Like acquire(), but std::nullopt instead of timeout_error.
     [[nodiscard]] std::optional<lease>
     try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
-        lease got = core_->acquire(timeout, false);
+        lease got = core_->acquire(core_, timeout, false);
         if (!got) return std::nullopt;
         return got;
     }
@@ -134,14 +135,14 @@ public:
     [[nodiscard]] Clock& clock() noexcept { return core_->clock(); }
 
 private:
-    static core_type* start_core(pool_config config, Health health, Recycling recycling, Clock clock) {
-        auto* core =
-            new core_type(std::move(config), std::move(health), std::move(recycling), std::move(clock));
+    static std::shared_ptr<core_type> start_core(pool_config config, Health health, Recycling recycling,
+                                                 Clock clock) {
+        auto core = std::make_shared<core_type>(std::move(config), std::move(health), std::move(recycling),
+                                                std::move(clock));
         try {
             core->warm_up();
         } catch (...) {
             core->close(std::chrono::nanoseconds::zero());
-            core->orphan();
             throw;
         }
         return core;
@@ -173,7 +174,7 @@ private:
         if (maintenance_.joinable()) maintenance_.join();
     }
 
-    core_type* core_ = nullptr;
+    std::shared_ptr<core_type> core_;
     detail::transaction_counters tx_counts_;
     std::mutex maintenance_mutex_;
     std::condition_variable maintenance_wakeup_;

@@ -1,5 +1,6 @@
-// basic_pool_core: the shared state behind a basic_pool — acquire, return, maintenance and close,
-// composed from the pool's slots (:pool_slots), the return path (:pool_return) and the policies.
+// basic_pool_core: the shared state behind a basic_pool — acquire, return, close and stats,
+// composed from the slot table (:pool_slots), the waiters (:pool_waiters), the return path
+// (:pool_return), opening (:pool_open), maintenance (:pool_maintenance) and the policies.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_core;
@@ -10,7 +11,9 @@ import :connection_info;
 import :stats;
 import :events;
 import :lease;
+import :file_generation;
 import :pool_slots;
+import :pool_waiters;
 import :pool_return;
 import :pool_open;
 import :pool_maintenance;
@@ -23,25 +26,25 @@ import :transaction;
 
 namespace sqlpool::detail {
 
-// A pool's counts behind pool_stats, under its lock (listener_errors also outside it).
+// A pool's counts behind pool_stats. Those counted on every acquire or return are atomics (or,
+// for leases handed out, per slot); the rest change under the pool's lock.
 struct pool_counters {
-    std::uint64_t acquired = 0;
     std::uint64_t timeouts = 0;
     std::uint64_t created = 0;
     std::uint64_t open_failures = 0;
-    std::uint64_t resets = 0;
-    std::uint64_t failed_health_checks = 0;
+    std::atomic<std::uint64_t> resets{0};
+    std::atomic<std::uint64_t> failed_health_checks{0};
     std::atomic<std::uint64_t> listener_errors{0};
     retired_counts closed;
-    wait_histogram waits;
+    wait_histogram waits; // the acquires that queued; the rest did not wait
 };
 
 } // namespace sqlpool::detail
 
 namespace sqlpool {
 
-// The pool's shared state. Heap-allocated and owned by basic_pool until the pool is destroyed;
-// if leases are still out then, the last one to come back deletes it.
+// The pool's shared state, owned by its basic_pool and by every lease it handed out: a lease that
+// outlives its pool keeps what it needs alive, and its connection closes when it comes back.
 template <class Locking, class Health, class Recycling, class Isolation, class Queue, class Clock>
 class basic_pool_core final
     : public detail::lease_owner,
@@ -54,110 +57,69 @@ class basic_pool_core final
     using mutex_type = typename Locking::mutex_type;
     using condition_type = typename Locking::condition_type;
     using lock_type = std::unique_lock<mutex_type>;
+    using slot = detail::slot;
     using slot_ptr = detail::slot_ptr;
-    using slots_type = detail::pool_slots<condition_type, Queue>;
-    using waiter_type = typename slots_type::waiter_type;
+    using slots_type = detail::pool_slots<Queue>;
+    using waiters_type = detail::waiter_queue<condition_type>;
+    using waiter_type = typename waiters_type::waiter_type;
+    using wake_later = typename waiters_type::wake_later;
     using steady = std::chrono::steady_clock;
     static constexpr bool concurrent = locking_traits<Locking>::concurrent;
-
-    // What acquire() has got so far.
-    struct claim {
-        slot_ptr chosen;       // an idle connection, or one handed over
-        bool open_new = false; // or reserved capacity to open one
-        bool retrying = false; // woken to take an idle connection that someone else took first
-        bool waited = false;
-        steady::time_point started{};
-    };
+    // Strict hand-off: a returned connection goes to the longest waiter, and nobody takes a
+    // connection past a queued thread.
+    static constexpr bool strict_fifo = Queue::handoff == handoff_mode::direct;
+    static constexpr std::size_t none = slots_type::none;
 
 public:
+    using self_ptr = std::shared_ptr<basic_pool_core>;
+
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
-        : config_(std::move(config)), health_(std::move(health)), recycling_(std::move(recycling)),
-          clock_(std::move(clock)) {
-        config_.check();
+        : config_(checked(std::move(config))), health_(std::move(health)), recycling_(std::move(recycling)),
+          clock_(std::move(clock)), slots_(config_.max_connections) {
         this->prepare(config_);
     }
 
-    // A lease, or (when !throw_on_timeout) an empty one after `timeout`. Returning the lease
-    // itself rather than an optional saves a move and a destructor on every acquire.
-    lease acquire(std::chrono::nanoseconds timeout, bool throw_on_timeout) {
-        lock_type lock(mutex_);
-        claim got;
-        while (true) {
-            if (slots_.closed()) throw_closed();
-            if (slots_.can_take_idle()) {
-                got.chosen = slots_.take_idle();
-                if (got.retrying) slots_.wake_for_idle(); // more came back while this one was on its way
-                break;
-            }
-            if (slots_.reserve(config_.max_connections)) {
-                got.open_new = true;
-                break;
-            }
-            if constexpr (!concurrent) {
-                ++counts_.timeouts;
-                return timed_out(lock, {}, throw_on_timeout, " (single_thread locking never waits)");
-            } else {
-                if (!wait_for_turn(lock, got, timeout)) {
-                    ++counts_.timeouts;
-                    return timed_out(lock, steady::now() - got.started, throw_on_timeout, "");
-                }
-                if (got.chosen || got.open_new) break;
-            }
+    // A lease, or (when !throw_on_timeout) an empty one after `timeout`. The fast path claims an
+    // idle slot without the lock; the rest queues.
+    lease acquire(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout) {
+        if (closed_.load(std::memory_order_acquire)) [[unlikely]]
+            throw_closed();
+        if (!strict_fifo || waiters_.waiting() == 0) {
+            if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
+                return check_out(self, i, {});
         }
-        return check_out(lock, std::move(got));
+        return acquire_queued(self, timeout, throw_on_timeout);
     }
 
-    void give_back(slot_ptr leased) noexcept override {
+    void give_back(slot* leased) noexcept override {
         // The hot-path events capture what they report, not the locals: a local captured by
         // reference would have to live in memory even when no listener is set.
         notify([&info = leased->info](pool_listener& listener) { listener.on_release(info); });
-        detail::return_verdict verdict{.reason = retire_reason::broken};
-        try {
-            verdict = detail::reset_on_return(*leased, Isolation::default_level, health_, recycling_, clock_,
-                                              config_);
-        } catch (...) {
-            verdict.reason = retire_reason::broken;
-        }
-        if (verdict.reason == retire_reason::unhealthy)
-            notify([&](pool_listener& listener) {
-                listener.on_health_check_failed(leased->info, check_point::on_return);
-            });
-        lock_type lock(mutex_);
-        if (verdict.reset) ++counts_.resets;
-        if (verdict.reason == retire_reason::unhealthy) ++counts_.failed_health_checks;
-        const retire_reason reason = this->file_verdict(lock, *leased, verdict.reason);
-        typename slots_type::wake_later wake; // woken once the pool is unlocked
-        if (reason == retire_reason::none && !slots_.closed())
-            slots_.put_back(std::move(leased), &wake);
+        const retire_reason reason = judge_return(*leased);
+        if (reason == retire_reason::none) [[likely]]
+            put_back(leased->index);
         else
-            retire_returned(lock, std::move(leased), reason);
-        finish_if_orphaned(lock); // may unlock and delete the pool: `wake` does not depend on it
-        if (lock.owns_lock()) lock.unlock();
-        if (wake) wake->wakeup.notify_one();
+            retire(leased->index, reason);
     }
 
     // Refuses new acquires, wakes every waiter, closes idle connections and waits up to
     // `timeout` for leased ones to come back. True when every connection is closed.
     bool close(std::chrono::nanoseconds timeout) {
         lock_type lock(mutex_);
-        const bool first_close = !slots_.closed();
-        std::vector<slot_ptr> closing = slots_.close();
-        counts_.closed.add(retire_reason::shutdown, closing.size());
+        const bool first_close = !closed_.exchange(true, std::memory_order_seq_cst);
+        waiters_.close_all();
+        std::vector<std::size_t> idle = take_idle_if([](const slot&) { return true; });
         lock.unlock();
         if (first_close) notify([](pool_listener& listener) { listener.on_close(); });
-        for (auto& s : closing) retire_event(s->info, retire_reason::shutdown);
-        closing.clear();
+        for (const std::size_t i : idle) retire(i, retire_reason::shutdown);
         this->release_keeper();
         lock.lock();
-        if constexpr (concurrent) slots_.drain(lock, detail::deadline_after(steady::now(), timeout));
-        return slots_.total() == 0;
-    }
-
-    // Called by the pool's destructor: deletes this now, or lets the last returning lease do it.
-    void orphan() noexcept {
-        lock_type lock(mutex_);
-        orphaned_ = true;
-        finish_if_orphaned(lock);
+        if constexpr (concurrent) {
+            const auto deadline = detail::deadline_after(steady::now(), timeout);
+            while (slots_.counts().total != 0)
+                if (drained_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+        }
+        return slots_.counts().total == 0;
     }
 
     [[nodiscard]] pool_stats stats() const {
@@ -165,10 +127,7 @@ public:
         return stats_locked();
     }
 
-    [[nodiscard]] bool closed() const {
-        lock_type lock(mutex_);
-        return slots_.closed();
-    }
+    [[nodiscard]] bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
     const pool_config& config() const noexcept { return config_; }
     detail::listener_sink listener_sink() noexcept {
@@ -179,77 +138,226 @@ public:
     Clock& clock() noexcept { return clock_; }
 
 private:
+    static pool_config checked(pool_config config) {
+        config.check();
+        return config;
+    }
     [[noreturn]] void throw_closed() const {
         throw pool_closed_error("pool for '" + config_.database + "' is closed");
     }
 
-    // Queues this thread and sleeps until it is handed a connection, the right to open one, or a
-    // turn at an idle one (true; with neither of the first two, acquire() tries again), or until
-    // the timeout (false).
-    bool wait_for_turn(lock_type& lock, claim& got, std::chrono::nanoseconds timeout) {
-        if (!got.waited) {
-            got.started = steady::now();
-            got.waited = true;
+    // Queues this thread until it takes an idle slot, reserves capacity to open one, is handed a
+    // connection, or times out.
+    lease acquire_queued(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout) {
+        const auto started = concurrent ? steady::now() : steady::time_point{}; // single_thread never waits
+        const auto elapsed = [&] {
+            return concurrent ? std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started)
+                              : std::chrono::nanoseconds::zero();
+        };
+        const auto deadline = detail::deadline_after(started, timeout);
+        lock_type lock(mutex_);
+        if (closed_.load(std::memory_order_relaxed)) throw_closed();
+        const auto me = std::make_shared<waiter_type>();
+        waiters_.enqueue(*me);
+        bool queued = true; // false once woken: whoever woke it took it out of the queue
+        bool open_new = false;
+        std::size_t got = none;
+        while (got == none) {
+            if (me->handed != nullptr) { // even when the pool closed since: the lease is out
+                got = me->handed->index;
+                break;
+            }
+            if (closed_.load(std::memory_order_relaxed)) {
+                if (queued && !me->closed && !me->signalled) waiters_.dequeue(*me); // else already out
+                throw_closed();
+            }
+            queued = queued && !std::exchange(me->signalled, false);
+            got = try_take(*me, queued, open_new);
+            if (got != none) break;
+            if (!queued) { // woken, found nothing: back at the head, and look once more
+                waiters_.enqueue_front(*me);
+                queued = true;
+            } else if (!sleep(lock, *me, deadline)) {
+                waiters_.dequeue(*me);
+                ++counts_.timeouts;
+                return timed_out(lock, elapsed(), throw_on_timeout);
+            }
         }
-        const auto owner = std::make_shared<waiter_type>();
-        waiter_type& self = *owner;
-        if (got.retrying)
-            slots_.enqueue_front(self); // keeps its place in line
-        else
-            slots_.enqueue(self);
-        const auto deadline = detail::deadline_after(got.started, timeout);
-        while (!self.done)
-            if (self.wakeup.wait_until(lock, deadline) == std::cv_status::timeout && !self.done) break;
-        if (!self.done) {
-            slots_.dequeue(self);
-            return false;
-        }
-        if (self.closed) throw_closed();
-        if (self.handed) {
-            got.chosen = std::move(self.handed);
-        } else if (self.may_open) {
-            got.open_new = true;
-        } else {
-            slots_.woken_returned();
-            got.retrying = true;
-        }
-        return true;
-    }
-
-    // Hands out what acquire() claimed: opens it, or checks it and replaces it when unhealthy.
-    lease check_out(lock_type& lock, claim got) {
-        if (!got.open_new) ++counts_.acquired; // a new connection counts once it opened
-        const auto wait = got.waited ? steady::now() - got.started : std::chrono::nanoseconds::zero();
+        const std::chrono::nanoseconds wait = elapsed();
         counts_.waits.record(wait);
         lock.unlock();
-        if (got.open_new) return hand_out(this->open_reserved(true), wait);
-        if (detail::checkout_healthy(health_, clock_, *got.chosen))
-            return hand_out(std::move(got.chosen), wait);
-        retire_unhealthy(std::move(got.chosen)); // its capacity stays reserved for the replacement
-        return hand_out(this->open_reserved(true), wait);
+        return open_new ? open_into(self, got, wait) : check_out(self, got, wait);
     }
 
-    void retire_unhealthy(slot_ptr chosen) {
+    // An idle slot or a reserved one (`open_new`) for waiter `me` when its turn has come (under
+    // strict FIFO: at the head of the queue, or just woken from there). It leaves the queue, and
+    // the next waiter is woken when more is free.
+    std::size_t try_take(waiter_type& me, bool queued, bool& open_new) {
+        if (strict_fifo && queued && waiters_.head() != &me) return none;
+        std::size_t got = slots_.claim_idle();
+        if (got == none) {
+            got = slots_.reserve();
+            open_new = got != none;
+        }
+        if (got == none) return none;
+        if (queued) waiters_.dequeue(me);
+        if (slots_.any_available()) signal_waiter();
+        return got;
+    }
+
+    // Sleeps until woken or `deadline`; false on a timeout.
+    bool sleep(lock_type& lock, waiter_type& me, steady::time_point deadline) {
+        if constexpr (!concurrent) {
+            return false; // single_thread locking never waits
+        } else {
+            const bool timeout = me.wakeup.wait_until(lock, deadline) == std::cv_status::timeout;
+            return !timeout || me.signalled || me.handed != nullptr || me.closed;
+        }
+    }
+
+    // Hands out a claimed slot's connection, or replaces it first when its check fails.
+    lease check_out(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait) {
+        slot& s = *slots_.at(i).held;
+        if (detail::checkout_healthy(health_, clock_, s)) [[likely]]
+            return hand_out(self, i, s, wait);
+        counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
         notify([&](pool_listener& listener) {
-            listener.on_health_check_failed(chosen->info, check_point::on_checkout);
+            listener.on_health_check_failed(s.info, check_point::on_checkout);
         });
-        retire_event(chosen->info, retire_reason::unhealthy);
-        chosen.reset();
-        lock_type lock(mutex_);
-        counts_.closed.add(retire_reason::unhealthy);
-        ++counts_.failed_health_checks;
-        --counts_.acquired; // counted again when the replacement opens
+        retire_connection(std::move(slots_.at(i).held), retire_reason::unhealthy); // the slot stays held
+        return open_into(self, i, wait);
     }
 
-    // Closes a returned connection outside the lock and frees its capacity.
-    void retire_returned(lock_type& lock, slot_ptr s, retire_reason reason) {
-        if (slots_.closed()) reason = retire_reason::shutdown;
-        counts_.closed.add(reason);
+    // Opens a connection into slot `i`, which this thread holds, and hands it out.
+    lease open_into(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait) {
+        slot& s = slots_.install(i, this->open_reserved(i));
+        return hand_out(self, i, s, wait);
+    }
+
+    // Inlined by force: out of line, the call alone cost more than the listener check inside it.
+    [[gnu::always_inline]] lease hand_out(const self_ptr& self, std::size_t i, slot& s,
+                                          std::chrono::nanoseconds wait) noexcept {
+        slots_.count_lease(i);
+        notify([&info = s.info, wait](pool_listener& listener) { listener.on_acquire(info, wait); });
+        return detail::make_lease(self, &s);
+    }
+
+    // Resets a returned connection and decides whether it stays (`none`) or retires.
+    retire_reason judge_return(slot& s) noexcept {
+        detail::return_verdict verdict{.reason = retire_reason::broken};
+        try {
+            verdict =
+                detail::reset_on_return(s, Isolation::default_level, health_, recycling_, clock_, config_);
+        } catch (...) {
+            verdict.reason = retire_reason::broken;
+        }
+        if (verdict.reset) counts_.resets.fetch_add(1, std::memory_order_relaxed);
+        if (verdict.reason == retire_reason::unhealthy) {
+            counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
+            notify([&](pool_listener& listener) {
+                listener.on_health_check_failed(s.info, check_point::on_return);
+            });
+        }
+        if (s.conn.broken_code() == SQLITE_READONLY_DBMOVED) [[unlikely]]
+            this->file_moved(s);
+        return detail::file_generation::is_current(s.generation) ? verdict.reason : retire_reason::broken;
+    }
+
+    // Slot `i` goes idle, or under strict FIFO straight to the longest waiter.
+    void put_back(std::size_t i) noexcept {
+        if constexpr (strict_fifo) {
+            if (waiters_.waiting() != 0 && hand_to_waiter(i)) return;
+        }
+        slots_.make_idle(i);
+        if (waiters_.waiting() != 0 || closed_.load(std::memory_order_seq_cst)) [[unlikely]]
+            after_idle(i);
+    }
+    bool hand_to_waiter(std::size_t i) noexcept {
+        wake_later wake;
+        {
+            lock_type lock(mutex_);
+            if (closed_.load(std::memory_order_relaxed) || !waiters_.hand_over(slots_.at(i).held.get(), wake))
+                return false;
+        }
+        wake->wakeup.notify_one();
+        return true;
+    }
+    // Someone waits, or the pool closed, as slot `i` went idle: wake a waiter, or close it.
+    void after_idle(std::size_t i) noexcept {
+        lock_type lock(mutex_);
+        if (closed_.load(std::memory_order_relaxed)) {
+            const bool mine = slots_.try_claim(i); // else close() or a waiter has it
+            lock.unlock();
+            if (mine) retire(i, retire_reason::shutdown);
+            return;
+        }
+        wake_later wake;
+        waiters_.signal(wake);
         lock.unlock();
+        if (wake) wake->wakeup.notify_one();
+    }
+
+    // Closes the connection in slot `i`, which this thread holds, and frees the slot.
+    void retire(std::size_t i, retire_reason reason) noexcept {
+        retire_connection(std::move(slots_.at(i).held), reason);
+        free_slot(i);
+    }
+    void retire_connection(slot_ptr s, retire_reason reason) noexcept {
+        {
+            lock_type lock(mutex_);
+            if (closed_.load(std::memory_order_relaxed)) reason = retire_reason::shutdown;
+            counts_.closed.add(reason);
+        }
         retire_event(s->info, reason);
-        s.reset();
-        lock.lock();
-        slots_.free_capacity();
+        s.reset(); // closes it, outside the lock
+    }
+    // Slot `i`'s capacity is free: a waiter may open a connection in it, or close() may finish.
+    void free_slot(std::size_t i) noexcept {
+        (void)slots_.vacate(i);
+        if (waiters_.waiting() == 0 && !closed_.load(std::memory_order_seq_cst)) return;
+        wake_later wake;
+        lock_type lock(mutex_);
+        if (closed_.load(std::memory_order_relaxed))
+            drained_.notify_all();
+        else
+            waiters_.signal(wake);
+        lock.unlock();
+        if (wake) wake->wakeup.notify_one();
+    }
+
+    // Under the lock: claims the idle slots `leave` selects (in table order) and makes the others
+    // idle again, waking a waiter if one of those was wanted meanwhile.
+    template <class Predicate>
+    std::vector<std::size_t> take_idle_if(Predicate leave) {
+        std::vector<std::size_t> taken;
+        bool put_back_any = false;
+        for (std::size_t i = 0; i < slots_.capacity(); ++i) {
+            if (!slots_.try_claim(i)) continue;
+            if (leave(std::as_const(*slots_.at(i).held))) {
+                taken.push_back(i);
+            } else {
+                slots_.make_idle(i);
+                put_back_any = true;
+            }
+        }
+        if (put_back_any) signal_waiter();
+        return taken;
+    }
+    // Under the lock: slots this thread holds go idle, or close when the pool closed meanwhile.
+    void settle(lock_type& lock, std::vector<std::size_t> held) {
+        if (closed_.load(std::memory_order_relaxed)) {
+            lock.unlock();
+            for (const std::size_t i : held) retire(i, retire_reason::shutdown);
+            lock.lock();
+            return;
+        }
+        for (const std::size_t i : held) slots_.make_idle(i);
+        if (!held.empty()) signal_waiter();
+    }
+    void signal_waiter() noexcept {
+        wake_later wake;
+        waiters_.signal(wake);
+        if (wake) wake->wakeup.notify_one(); // under the lock
     }
 
     template <class Event>
@@ -259,31 +367,8 @@ private:
     void retire_event(const connection_info& info, retire_reason reason) noexcept {
         notify([&](pool_listener& listener) { listener.on_retire(info, reason); });
     }
-    // Inlined by force: out of line, the call alone cost more than the listener check inside it.
-    [[gnu::always_inline]] lease hand_out(slot_ptr s, std::chrono::nanoseconds wait) noexcept {
-        notify([&info = s->info, wait](pool_listener& listener) { listener.on_acquire(info, wait); });
-        return detail::make_lease(this, std::move(s));
-    }
 
-    // Closes reserved connections outside the lock and frees their capacity.
-    void close_slots(lock_type& lock, std::vector<slot_ptr> slots, retire_reason reason) {
-        counts_.closed.add(reason, slots.size());
-        const std::size_t count = slots.size();
-        lock.unlock();
-        for (auto& s : slots) retire_event(s->info, reason);
-        slots.clear();
-        lock.lock();
-        for (std::size_t i = 0; i < count; ++i) slots_.free_capacity();
-    }
-
-    void finish_if_orphaned(lock_type& lock) noexcept {
-        if (!orphaned_ || slots_.in_use() != 0) return;
-        lock.unlock();
-        delete this;
-    }
-
-    lease timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout,
-                    std::string_view detail_text) {
+    lease timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout) {
         const pool_stats snapshot = stats_locked();
         lock.unlock();
         notify([&](pool_listener& listener) { listener.on_timeout(waited); });
@@ -293,28 +378,31 @@ private:
                                 "ms: " + std::to_string(snapshot.in_use) + " in use, " +
                                 std::to_string(snapshot.idle) + " idle, " + std::to_string(snapshot.waiting) +
                                 " waiting, max_connections " + std::to_string(config_.max_connections) +
-                                std::string(detail_text),
+                                (concurrent ? "" : " (single_thread locking never waits)"),
                             waited, snapshot);
     }
 
     pool_stats stats_locked() const {
         pool_stats s;
-        s.total = slots_.total();
-        s.idle = slots_.idle();
-        s.in_use = slots_.in_use();
-        s.waiting = slots_.waiting();
+        const detail::slot_counts now = slots_.counts();
+        s.total = now.total;
+        s.idle = now.idle;
+        s.in_use = now.in_use;
+        s.waiting = waiters_.waiting();
         s.max_connections = config_.max_connections;
-        s.acquired = counts_.acquired;
+        s.acquired = slots_.leases();
         s.timeouts = counts_.timeouts;
         s.created = counts_.created;
         s.open_failures = counts_.open_failures;
         s.closed = counts_.closed;
-        s.resets = counts_.resets;
-        s.failed_health_checks = counts_.failed_health_checks;
+        s.resets = counts_.resets.load(std::memory_order_relaxed);
+        s.failed_health_checks = counts_.failed_health_checks.load(std::memory_order_relaxed);
         s.listener_errors = counts_.listener_errors.load(std::memory_order_relaxed);
-        s.wait_p50 = counts_.waits.quantile(0.50);
-        s.wait_p99 = counts_.waits.quantile(0.99);
-        s.wait_max = counts_.waits.max();
+        detail::wait_histogram waits = counts_.waits; // plus the acquires that took the fast path
+        waits.record_zero_waits(s.acquired - std::min(s.acquired, waits.count()));
+        s.wait_p50 = waits.quantile(0.50);
+        s.wait_p99 = waits.quantile(0.99);
+        s.wait_max = waits.max();
         return s;
     }
 
@@ -322,10 +410,12 @@ private:
     [[no_unique_address]] Health health_;
     [[no_unique_address]] Recycling recycling_;
     [[no_unique_address]] Clock clock_;
+    slots_type slots_;
     mutable mutex_type mutex_;
-    slots_type slots_; // under mutex_
+    waiters_type waiters_;            // under mutex_ (but waiting())
+    condition_type drained_;          // signalled when the pool closed and a slot came free
+    std::atomic<bool> closed_{false}; // set under mutex_
     detail::pool_counters counts_;
-    bool orphaned_ = false;
 };
 
 } // namespace sqlpool

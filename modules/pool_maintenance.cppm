@@ -20,29 +20,14 @@ public:
     void maintain(std::chrono::steady_clock::time_point now) {
         Core& core = self();
         typename Core::lock_type lock(core.mutex_);
-        if (core.slots_.closed()) return;
+        if (core.closed_.load(std::memory_order_relaxed)) return;
         auto [retiring, checking] = sort_idle(now);
         lock.unlock();
-        std::vector<slot_ptr> failed = check_periodic(checking, now);
-        for (auto& [s, reason] : retiring) {
-            core.retire_event(s->info, reason);
-            s.reset();
-        }
-        for (auto& s : failed) {
-            core.retire_event(s->info, retire_reason::unhealthy);
-            s.reset();
-        }
+        for (const auto& [i, reason] : retiring) core.retire(i, reason);
+        std::vector<std::size_t> healthy = check_periodic(checking, now);
         lock.lock();
-        for (const auto& entry : retiring) {
-            core.counts_.closed.add(entry.second);
-            core.slots_.free_capacity();
-        }
-        for (std::size_t i = 0; i < failed.size(); ++i) {
-            core.counts_.closed.add(retire_reason::unhealthy);
-            ++core.counts_.failed_health_checks;
-            core.slots_.free_capacity();
-        }
-        settle_checked(lock, std::move(checking), now);
+        core.settle(lock, std::move(healthy)); // closes them when close() ran meanwhile
+        core.replenish(lock, now);
     }
 
 protected:
@@ -52,17 +37,18 @@ private:
     Core& self() noexcept { return static_cast<Core&>(*this); }
 
     struct idle_sort {
-        std::vector<std::pair<slot_ptr, retire_reason>> retiring;
-        std::vector<slot_ptr> checking; // due for a periodic health check
+        std::vector<std::pair<std::size_t, retire_reason>> retiring;
+        std::vector<std::size_t> checking; // due for a periodic health check
     };
 
     // Takes out of the idle set (under the lock) what retires now and what is due for a check.
     idle_sort sort_idle(std::chrono::steady_clock::time_point now) {
         Core& core = self();
         const pool_config& config = core.config_;
-        std::size_t staying = core.slots_.total();
+        std::size_t staying = core.slots_.counts().total;
+        idle_sort out;
         std::vector<retire_reason> reasons; // in the order take_idle_if takes them
-        std::vector<slot_ptr> taken = core.slots_.take_idle_if([&](const slot& s) {
+        const std::vector<std::size_t> taken = core.take_idle_if([&](const slot& s) {
             const retire_reason reason = core.recycling_.retire(
                 s.info, {.now = now, .config = config, .may_shrink = staying > config.min_connections});
             const bool check_due = includes(Core::health_type::when, check_point::periodic) &&
@@ -72,46 +58,34 @@ private:
             reasons.push_back(reason);
             return true;
         });
-        idle_sort out;
-        for (std::size_t i = 0; i < taken.size(); ++i) {
-            if (reasons[i] != retire_reason::none)
-                out.retiring.emplace_back(std::move(taken[i]), reasons[i]);
+        for (std::size_t k = 0; k < taken.size(); ++k) {
+            if (reasons[k] != retire_reason::none)
+                out.retiring.emplace_back(taken[k], reasons[k]);
             else
-                out.checking.push_back(std::move(taken[i]));
+                out.checking.push_back(taken[k]);
         }
         return out;
     }
 
-    // Runs the periodic checks outside the lock; moves the failed ones out of `checking`.
-    std::vector<slot_ptr> check_periodic(std::vector<slot_ptr>& checking,
-                                         std::chrono::steady_clock::time_point now) {
+    // Runs the periodic checks outside the lock and retires the slots that fail; returns the rest.
+    std::vector<std::size_t> check_periodic(const std::vector<std::size_t>& checking,
+                                            std::chrono::steady_clock::time_point now) {
         Core& core = self();
-        std::vector<slot_ptr> failed;
-        for (auto& s : checking) {
-            s->info.last_checked_at = now;
-            if (run_check(core.health_, *s, check_point::periodic) == health_status::unhealthy) {
-                core.notify([&](pool_listener& listener) {
-                    listener.on_health_check_failed(s->info, check_point::periodic);
-                });
-                failed.push_back(std::move(s));
+        std::vector<std::size_t> healthy;
+        for (const std::size_t i : checking) {
+            slot& s = *core.slots_.at(i).held;
+            s.info.last_checked_at = now;
+            if (run_check(core.health_, s, check_point::periodic) != health_status::unhealthy) {
+                healthy.push_back(i);
+                continue;
             }
+            core.counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
+            core.notify([&](pool_listener& listener) {
+                listener.on_health_check_failed(s.info, check_point::periodic);
+            });
+            core.retire(i, retire_reason::unhealthy);
         }
-        return failed;
-    }
-
-    // The checked connections go back (or close, when close() ran meanwhile); then the pool grows
-    // to min_connections.
-    template <class Lock>
-    void settle_checked(Lock& lock, std::vector<slot_ptr> checking,
-                        std::chrono::steady_clock::time_point now) {
-        Core& core = self();
-        std::erase(checking, nullptr);
-        if (core.slots_.closed()) {
-            core.close_slots(lock, std::move(checking), retire_reason::shutdown);
-            return;
-        }
-        for (auto& s : checking) core.slots_.put_back(std::move(s));
-        core.replenish(lock, now);
+        return healthy;
     }
 };
 

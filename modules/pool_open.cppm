@@ -12,6 +12,7 @@ import :events;
 import :lease;
 import :file_generation;
 import :pool_slots;
+import :pool_waiters;
 
 namespace sqlpool::detail {
 
@@ -23,19 +24,22 @@ public:
     // min_connections = 0 nothing opens until the first acquire (which then fails, as clearly).
     void warm_up() {
         Core& core = self();
-        std::vector<slot_ptr> opened;
+        std::vector<std::size_t> reserved;
+        for (std::size_t i = 0; i < core.config_.min_connections; ++i)
+            reserved.push_back(core.slots_.reserve());
+        std::size_t opened = 0;
         try {
-            for (std::size_t i = 0; i < core.config_.min_connections; ++i) opened.push_back(open_slot());
+            for (; opened < reserved.size(); ++opened) core.slots_.install(reserved[opened], open_slot());
         } catch (...) {
-            {
-                typename Core::lock_type lock(core.mutex_);
-                core.counts_.closed.add(retire_reason::shutdown, opened.size());
+            for (std::size_t k = 0; k < reserved.size(); ++k) {
+                if (k < opened)
+                    core.retire_connection(std::move(core.slots_.at(reserved[k]).held),
+                                           retire_reason::shutdown);
+                (void)core.slots_.vacate(reserved[k]);
             }
-            for (auto& s : opened) core.retire_event(s->info, retire_reason::shutdown);
             throw;
         }
-        typename Core::lock_type lock(core.mutex_);
-        for (auto& s : opened) core.slots_.add_opened(std::move(s));
+        for (const std::size_t i : reserved) core.slots_.make_idle(i);
     }
 
 protected:
@@ -49,25 +53,26 @@ protected:
     }
     void release_keeper() noexcept { keeper_.reset(); }
 
-    // Opens a connection for capacity this thread reserved; gives the capacity up if it fails.
-    slot_ptr open_reserved(bool leased) {
+    // Opens a connection for slot `i`, which this thread reserved; frees the slot if it fails.
+    slot_ptr open_reserved(std::size_t i) {
         try {
-            return open_slot(leased);
+            return open_slot();
         } catch (...) {
             Core& core = self();
-            typename Core::lock_type lock(core.mutex_);
-            ++core.counts_.open_failures;
-            core.slots_.free_capacity();
+            {
+                typename Core::lock_type lock(core.mutex_);
+                ++core.counts_.open_failures;
+            }
+            core.free_slot(i);
             throw;
         }
     }
 
-    // A connection to a file that moved retires; READONLY_DBMOVED ends the current file's generation.
-    template <class Lock>
-    retire_reason file_verdict(Lock& lock, const slot& s, retire_reason reason) {
-        if (s.conn.broken_code() == SQLITE_READONLY_DBMOVED && files_.is_current(s.generation)) [[unlikely]]
-            end_file_generation(lock);
-        return files_.is_current(s.generation) ? reason : retire_reason::broken;
+    // A connection saw SQLITE_READONLY_DBMOVED: the current file's generation ends (once).
+    void file_moved(const slot& s) noexcept {
+        Core& core = self();
+        typename Core::lock_type lock(core.mutex_);
+        if (file_generation::is_current(s.generation)) end_file_generation(lock);
     }
 
     // Opens connections up to min_connections, backing off after a failure.
@@ -75,27 +80,26 @@ protected:
     void replenish(Lock& lock, std::chrono::steady_clock::time_point now) {
         Core& core = self();
         const std::size_t min = core.config_.min_connections;
-        if (core.slots_.closed() || core.slots_.total() >= min || now < next_open_attempt_) return;
-        const std::size_t deficit = min - core.slots_.total();
-        core.slots_.reserve_many(deficit);
+        const std::size_t total = core.slots_.counts().total;
+        if (core.closed_.load(std::memory_order_relaxed) || total >= min || now < next_open_attempt_) return;
+        std::vector<std::size_t> reserved;
+        for (std::size_t i = total; i < min; ++i)
+            if (const std::size_t got = core.slots_.reserve(); got != Core::none) reserved.push_back(got);
         lock.unlock();
-        std::vector<slot_ptr> opened;
+        std::vector<std::size_t> opened;
         std::size_t failures = 0;
-        for (std::size_t i = 0; i < deficit; ++i) {
+        for (const std::size_t i : reserved) {
             try {
-                opened.push_back(open_slot());
+                core.slots_.install(i, open_slot());
+                opened.push_back(i);
             } catch (...) {
                 ++failures;
+                core.free_slot(i);
             }
         }
         lock.lock();
-        for (std::size_t i = 0; i < failures; ++i) core.slots_.free_capacity();
         core.counts_.open_failures += failures;
-        if (core.slots_.closed()) { // close() ran while these were opening
-            core.close_slots(lock, std::move(opened), retire_reason::shutdown);
-            return;
-        }
-        for (auto& s : opened) core.slots_.put_back(std::move(s));
+        core.settle(lock, std::move(opened)); // closes them when close() ran meanwhile
         back_off(failures != 0, now);
     }
 
@@ -112,11 +116,11 @@ private:
         next_open_attempt_ = now + open_backoff_;
     }
 
-    // Opens and registers a connection; `leased` counts it as acquired.
-    slot_ptr open_slot(bool leased = false) {
+    // Opens and registers a connection.
+    slot_ptr open_slot() {
         Core& core = self();
         auto generation = file_generation_for_open();
-        auto s = std::make_unique<slot>(slot{std::move(generation), connection(options_), {}});
+        auto s = std::make_unique<slot>(slot{std::move(generation), connection(options_), {}, 0});
         const auto now = core.clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
         s->info.health = health_status::healthy;
@@ -130,7 +134,6 @@ private:
             typename Core::lock_type lock(core.mutex_);
             if (files_.is_current(s->generation)) files_.opened(s->conn.filename(), opened);
             s->info.id = ++core.counts_.created;
-            if (leased) ++core.counts_.acquired;
             s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
         }
         core.notify([&](pool_listener& listener) { listener.on_connect(s->info); });
@@ -157,15 +160,18 @@ private:
     void end_file_generation(Lock& lock) {
         Core& core = self();
         files_.end();
-        std::vector<slot_ptr> stale =
-            core.slots_.take_idle_if([this](const slot& s) { return !files_.is_current(s.generation); });
-        if (!stale.empty()) core.close_slots(lock, std::move(stale), retire_reason::broken);
+        const std::vector<std::size_t> stale =
+            core.take_idle_if([](const slot& s) { return !file_generation::is_current(s.generation); });
+        if (stale.empty()) return;
+        lock.unlock();
+        for (const std::size_t i : stale) core.retire(i, retire_reason::broken);
+        lock.lock();
     }
 
     // Before a connection opens: when the file at the path is another than the current
     // generation's, ends that generation, then waits (up to acquire_timeout) until every
     // connection to the old file has closed. Returns the token for the new connection.
-    std::shared_ptr<const int> file_generation_for_open() {
+    file_generation::token file_generation_for_open() {
         Core& core = self();
         const file_key at_path = files_.key_at_path();
         const auto deadline = deadline_after(std::chrono::steady_clock::now(), core.config_.acquire_timeout);

@@ -50,11 +50,14 @@ struct return_verdict {
 
 // Rolls back, resets statements and restores settings; retires what cannot be made clean (a
 // broken connection, session state the pool did not configure: a temporary schema, an attached
-// database). The policies then judge the connection.
-template <class Health, class Recycling, class Clock>
-return_verdict reset_on_return(slot& s, isolation_level default_level, Health& health,
-                               const Recycling& recycling, Clock& clock, const pool_config& config) {
-    connection& conn = s.conn;
+// database). Nothing of that runs when the session says nothing ran since the last reset.
+inline return_verdict reset_session(connection& conn, connection_info& info) {
+    if (!conn.touched()) [[likely]] { // mark_broken() needs no statement
+        if (conn.broken_code() == 0) [[likely]]
+            return {};
+        info.last_error = conn.broken_code();
+        return {retire_reason::broken, false};
+    }
     return_verdict verdict{.reset = conn.reset_all_statements() != 0};
     if (conn.in_transaction()) {
         verdict.reset = true;
@@ -62,15 +65,25 @@ return_verdict reset_on_return(slot& s, isolation_level default_level, Health& h
         if (conn.in_transaction()) return {retire_reason::broken, true};
     }
     if (conn.broken_code() != 0) {
-        s.info.last_error = conn.broken_code();
+        info.last_error = conn.broken_code();
         return {retire_reason::broken, verdict.reset};
     }
     if (conn.session_tainted()) return {retire_reason::broken, verdict.reset};
-    conn.set_default_isolation(default_level); // set_default_isolation() is per lease
     if (conn.settings_changed()) {
         verdict.reset = true;
         conn.restore_settings();
     }
+    conn.mark_clean();
+    return verdict;
+}
+
+// The reset, then the policies' judgement of the connection.
+template <class Health, class Recycling, class Clock>
+return_verdict reset_on_return(slot& s, isolation_level default_level, Health& health,
+                               const Recycling& recycling, Clock& clock, const pool_config& config) {
+    return_verdict verdict = reset_session(s.conn, s.info);
+    if (verdict.reason != retire_reason::none) return verdict;
+    s.conn.set_default_isolation(default_level); // set_default_isolation() is per lease
     const auto now = clock.now();
     ++s.info.use_count;
     s.info.last_used_at = now;

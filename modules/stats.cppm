@@ -225,6 +225,12 @@ public:
     [[nodiscard]] std::chrono::nanoseconds max() const noexcept {
         return std::chrono::nanoseconds(static_cast<std::int64_t>(max_));
     }
+    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+    // Adds `n` acquires that did not wait (a pool records only those that queued).
+    void record_zero_waits(std::uint64_t n) noexcept {
+        counts_[0] += n;
+        count_ += n;
+    }
 
 private:
     static constexpr std::size_t linear = 16;

@@ -619,7 +619,9 @@ const std::vector<config_row> config_rows{
      "limit.worker_threads=0",
      ""},
     // Counts.
-    {"max_connections=18446744073709551615", ""},
+    {"max_connections=65536", ""}, // pool_config::max_pool_size
+    {"max_connections=65537", "max_connections"},
+    {"max_connections=18446744073709551615", "max_connections"},
     {"max_connections=18446744073709551616", "max_connections"},
     {"max_uses=18446744073709551615", ""},
     {"statement_cache_size=100001", "statement_cache_size"},

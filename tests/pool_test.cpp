@@ -8,6 +8,8 @@
 #define BOOST_TEST_MODULE pool
 #include <boost/test/unit_test.hpp>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "support/manual_clock.hpp"
@@ -565,6 +568,43 @@ BOOST_AUTO_TEST_CASE(clean_return_needs_no_reset) {
         for (auto&& [v] : conn->query<std::int64_t>("SELECT v FROM t")) (void)v;
     }
     BOOST_TEST(pool.stats().resets == 0u);
+}
+
+// The pool skips the reset when nothing ran on a connection during the lease; a borrower that
+// went around sqlpool through the raw handle still gets one, on this and every later return.
+BOOST_AUTO_TEST_CASE(raw_handle_borrower_is_reset_too) {
+    sqlpool::pool pool{small_config(path, 1, 1)};
+    pool.acquire()->exec("CREATE TABLE t(v INTEGER)");
+    (void)pool.acquire(); // nothing runs: the next lease starts from a skipped reset
+    sqlite3* raw = nullptr;
+    {
+        auto conn = pool.acquire();
+        raw = conn->native_handle();
+        BOOST_TEST_REQUIRE(sqlite3_exec(raw, "BEGIN; INSERT INTO t VALUES(1)", nullptr, nullptr, nullptr) ==
+                           SQLITE_OK);
+    }
+    {
+        auto conn = pool.acquire();
+        BOOST_TEST(!conn->in_transaction());
+        BOOST_TEST(conn->query_value<std::int64_t>("SELECT count(*) FROM t") == 0);
+    }
+    {
+        // The same borrower again, with the handle it kept and no sqlpool call at all.
+        auto conn = pool.acquire();
+        BOOST_TEST_REQUIRE(sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    BOOST_TEST(!pool.acquire()->in_transaction());
+}
+
+// The default clock reads CLOCK_MONOTONIC_COARSE: steady_clock's timeline, a tick behind at most.
+BOOST_AUTO_TEST_CASE(coarse_clock_is_on_the_steady_clock_timeline) {
+    for (int i = 0; i < 1000; ++i) {
+        const auto coarse = sqlpool::coarse_steady_clock::now();
+        const auto precise = steady::now();
+        BOOST_TEST_REQUIRE((coarse <= precise));
+        BOOST_TEST_REQUIRE((precise - coarse < 1s)); // a tick is 1 to 10 ms
+    }
+    static_assert(std::is_same_v<sqlpool::pool::clock_type, sqlpool::coarse_steady_clock>);
 }
 
 BOOST_AUTO_TEST_CASE(open_transaction_is_rolled_back) {

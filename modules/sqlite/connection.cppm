@@ -85,7 +85,7 @@ public:
     [[nodiscard]] transaction begin();
     [[nodiscard]] transaction begin(isolation_level level);
     [[nodiscard]] isolation_level default_isolation() const noexcept { return default_isolation_; }
-    void set_default_isolation(isolation_level level) noexcept { default_isolation_ = level; }
+    inline void set_default_isolation(isolation_level level) noexcept { default_isolation_ = level; }
 
     // True when a PRAGMA that sets a value ran since the configured settings were applied (the
     // pool restores them when the connection comes back); restore_settings() applies them again.
@@ -103,6 +103,12 @@ public:
     [[nodiscard]] bool in_transaction() const;
     // Makes the running statement fail with SQLITE_INTERRUPT. Safe to call from another thread.
     void interrupt() noexcept;
+    // False only when nothing ran on this connection since mark_clean() (no statement, no raw
+    // handle): a pool then skips the reset on return.
+    [[nodiscard]] inline bool touched() const noexcept { return !core_ || core_->touched(); }
+    inline void mark_clean() noexcept {
+        if (core_) core_->mark_clean();
+    }
     // Resets every statement that is mid-step, cached or not; returns how many were.
     std::size_t reset_all_statements() noexcept;
     [[nodiscard]] std::size_t busy_statement_count() const noexcept;
@@ -114,7 +120,7 @@ public:
     [[nodiscard]] bool read_only() const;
     // The extended result code of the first error that makes this connection unusable (CORRUPT,
     // NOTADB, IOERR*, CANTOPEN, FULL, NOMEM), or 0.
-    [[nodiscard]] int broken_code() const noexcept { return core_ ? core_->broken_code() : 0; }
+    [[nodiscard]] inline int broken_code() const noexcept { return core_ ? core_->broken_code() : 0; }
     void mark_broken(int code) noexcept {
         if (core_) core_->mark_broken(code);
     }

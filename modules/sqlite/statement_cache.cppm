@@ -41,7 +41,7 @@ public:
     void check(int code, std::string_view sql) {
         if (code != SQLITE_OK) fail(code, sql);
     }
-    [[nodiscard]] int broken_code() const noexcept { return broken_code_; }
+    [[nodiscard]] inline int broken_code() const noexcept { return broken_code_; }
 
     // PRAGMA statements that set a value, prepared since the settings were last applied.
     [[nodiscard]] std::uint64_t settings_writes() const noexcept { return settings_writes_; }
@@ -79,6 +79,7 @@ public:
     // `is_script` is set when the text holds more than one statement; nothing is prepared then.
     statement checkout(std::string_view sql, bool& is_script) {
         is_script = false;
+        touched_ = true;
         if (auto found = index_.find(sql); found != index_.end() && !found->second->checked_out) {
             ++stats_.hits;
             lru_.splice(lru_.begin(), lru_, found->second);
@@ -105,6 +106,10 @@ public:
         return checked_out_ != 0 || *uncached_live_ != 0 || handle_escaped_;
     }
     void handle_escaped() noexcept { handle_escaped_ = true; }
+    // False only when no statement was checked out since mark_clean() and the raw handle never
+    // left: the session is exactly as the pool's last reset left it.
+    [[nodiscard]] inline bool touched() const noexcept { return touched_ || handle_escaped_; }
+    inline void mark_clean() noexcept { touched_ = false; }
     [[nodiscard]] bool escaped() const noexcept { return handle_escaped_; }
 
     [[nodiscard]] statement_cache_stats stats() const noexcept {
@@ -140,6 +145,7 @@ private:
     std::size_t checked_out_ = 0; // cached statements held by a `statement`
     std::shared_ptr<std::size_t> uncached_live_ = std::make_shared<std::size_t>(0);
     bool handle_escaped_ = false;
+    bool touched_ = true;        // a new connection is clean only after the pool's first reset
     std::list<cache_entry> lru_; // most recently used first
     std::unordered_map<std::string_view, std::list<cache_entry>::iterator, transparent_hash, std::equal_to<>>
         index_;

@@ -1,0 +1,104 @@
+// pool_waiters: the threads blocked in acquire(), in arrival order. Every member runs under the
+// pool's lock except waiting(), which a returning thread reads without it to learn whether anyone
+// needs waking.
+module;
+#include "detail/gmf.hpp"
+export module sqlpool:pool_waiters;
+import :lease;
+
+namespace sqlpool::detail {
+
+// start + timeout, saturating instead of overflowing for very long timeouts (duration::max()).
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::time_point start,
+                                                     std::chrono::duration<Rep, Period> timeout) {
+    using steady = std::chrono::steady_clock;
+    if (timeout <= timeout.zero()) return start;
+    const std::chrono::duration<double> room = steady::time_point::max() - start;
+    if (std::chrono::duration<double>(timeout) >= room) return steady::time_point::max();
+    return start + std::chrono::duration_cast<steady::duration>(timeout);
+}
+
+// A thread blocked in acquire(). It is queued while it sleeps; whoever wakes it takes it out of
+// the queue first, so that waiting() counts the sleepers only (one release wakes one of them).
+// Shared, so that a waking thread can
+// notify it after unlocking the pool (the woken thread then finds the mutex free instead of
+// blocking on it at once) without the waiter and its condition variable going away meanwhile.
+template <class Condition>
+struct waiter : std::enable_shared_from_this<waiter<Condition>> {
+    waiter* next = nullptr;
+    waiter* prev = nullptr;
+    Condition wakeup;
+    slot* handed = nullptr; // a connection handed straight over (strict FIFO hand-off)
+    bool signalled = false; // woken to look again: a connection went idle or capacity came free
+                            // (if it finds nothing, it queues again at the head)
+    bool closed = false;    // the pool closed
+};
+
+template <class Condition>
+class waiter_queue {
+public:
+    using waiter_type = waiter<Condition>;
+    using wake_later = std::shared_ptr<waiter_type>; // notified by the caller once the pool is unlocked
+
+    // seq_cst: with the slot table's state stores, a Dekker pair (a returning thread stores
+    // `idle`, then reads waiting(); a waiter counts itself, then looks for an idle slot), so
+    // either the waiter finds the slot or the returning thread sees the waiter.
+    [[nodiscard]] std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_seq_cst); }
+    [[nodiscard]] waiter_type* head() const noexcept { return head_; }
+
+    void enqueue(waiter_type& w) noexcept {
+        w.prev = tail_;
+        (tail_ != nullptr ? tail_->next : head_) = &w;
+        tail_ = &w;
+        waiting_.fetch_add(1, std::memory_order_seq_cst);
+    }
+    // A woken waiter that found nothing keeps its place in line.
+    void enqueue_front(waiter_type& w) noexcept {
+        w.next = head_;
+        (head_ != nullptr ? head_->prev : tail_) = &w;
+        head_ = &w;
+        waiting_.fetch_add(1, std::memory_order_seq_cst);
+    }
+    void dequeue(waiter_type& w) noexcept {
+        (w.prev != nullptr ? w.prev->next : head_) = w.next;
+        (w.next != nullptr ? w.next->prev : tail_) = w.prev;
+        w.next = w.prev = nullptr;
+        waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+
+    // Gives `s` to the first waiter, which leaves the queue. False when nobody waits.
+    bool hand_over(slot* s, wake_later& wake) noexcept {
+        waiter_type* w = head_;
+        if (w == nullptr) return false;
+        dequeue(*w);
+        w->handed = s;
+        wake = w->shared_from_this();
+        return true;
+    }
+
+    // Takes the first waiter out of the queue to look for an idle connection or free capacity.
+    void signal(wake_later& wake) noexcept {
+        waiter_type* w = head_;
+        if (w == nullptr) return;
+        dequeue(*w);
+        w->signalled = true;
+        wake = w->shared_from_this();
+    }
+
+    // Every waiter learns that the pool closed.
+    void close_all() noexcept {
+        while (waiter_type* w = head_) {
+            dequeue(*w);
+            w->closed = true;
+            w->wakeup.notify_one();
+        }
+    }
+
+private:
+    waiter_type* head_ = nullptr;
+    waiter_type* tail_ = nullptr;
+    std::atomic<std::size_t> waiting_{0};
+};
+
+} // namespace sqlpool::detail
