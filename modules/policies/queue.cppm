@@ -19,8 +19,9 @@ enum class handoff_mode {
 
 // Which idle connection an acquire takes.
 enum class reuse_order {
-    lifo, // the most recently returned: its caches are warm, and the rest can age out
-    fifo, // the least recently returned: uses spread evenly over every open connection
+    lifo, // the one this thread returned last, else the first idle one: warm caches, and the
+          // rest can age out
+    fifo, // the next one in turn: uses spread evenly over every open connection
 };
 
 // A queue policy names both: `handoff` and `reuse`.
@@ -34,20 +35,20 @@ concept queue_policy = requires {
 
 export namespace sqlpool::queue {
 
-// The default: barging hand-off, most recently used connection first.
+// The default: barging hand-off, this thread's last connection first.
 struct barging {
     static constexpr handoff_mode handoff = handoff_mode::barging;
     static constexpr reuse_order reuse = reuse_order::lifo;
 };
 
-// Strict first-come, first-served hand-off to waiters (most recently used connection first when
+// Strict first-come, first-served hand-off to waiters (this thread's last connection first when
 // nobody waits).
 struct fifo {
     static constexpr handoff_mode handoff = handoff_mode::direct;
     static constexpr reuse_order reuse = reuse_order::lifo;
 };
 
-// Barging hand-off; idle connections are taken in turn, least recently used first.
+// Barging hand-off; idle connections are taken in turn.
 struct round_robin {
     static constexpr handoff_mode handoff = handoff_mode::barging;
     static constexpr reuse_order reuse = reuse_order::fifo;
