@@ -49,7 +49,8 @@ public:
     [[nodiscard]] std::size_t claim_idle() noexcept {
         if constexpr (Queue::reuse == reuse_order::lifo) {
             const thread_hint& hint = last_returned;
-            if (hint.table == this && try_claim(hint.index)) return hint.index;
+            // The index is checked too: another pool's table may since live at the same address.
+            if (hint.table == this && hint.index < capacity_ && try_claim(hint.index)) return hint.index;
             return claim_from(0);
         } else {
             const std::size_t start = cursor_.load(std::memory_order_relaxed);
