@@ -1,6 +1,7 @@
 // basic_pool_core: the shared state behind a basic_pool — acquire, return, close and stats,
-// composed from the slot table (:pool_slots), the waiters (:pool_waiters), the return path
-// (:pool_return), opening (:pool_open), maintenance (:pool_maintenance) and the policies.
+// composed from the slot table (:pool_slots), the waiters (:pool_waiters), the reset on return
+// (:pool_return), the way back (:pool_release), opening (:pool_open), maintenance
+// (:pool_maintenance) and the policies.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_core;
@@ -15,6 +16,7 @@ import :file_generation;
 import :pool_slots;
 import :pool_waiters;
 import :pool_return;
+import :pool_release;
 import :pool_open;
 import :pool_maintenance;
 import :locking;
@@ -48,8 +50,10 @@ namespace sqlpool {
 template <class Locking, class Health, class Recycling, class Isolation, class Queue, class Clock>
 class basic_pool_core final
     : public detail::lease_owner,
+      public detail::pool_release<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>>,
       public detail::pool_open<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>>,
       public detail::pool_maintenance<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>> {
+    friend class detail::pool_release<basic_pool_core>;
     friend class detail::pool_open<basic_pool_core>;
     friend class detail::pool_maintenance<basic_pool_core>;
     using health_type = Health;
@@ -95,11 +99,11 @@ public:
         // The hot-path events capture what they report, not the locals: a local captured by
         // reference would have to live in memory even when no listener is set.
         notify([&info = leased->info](pool_listener& listener) { listener.on_release(info); });
-        const retire_reason reason = judge_return(*leased);
+        const retire_reason reason = this->judge_return(*leased);
         if (reason == retire_reason::none) [[likely]]
-            put_back(leased->index);
+            this->put_back(leased->index);
         else
-            retire(leased->index, reason);
+            this->retire(leased->index, reason);
     }
 
     // Refuses new acquires, wakes every waiter, closes idle connections and waits up to
@@ -108,10 +112,10 @@ public:
         lock_type lock(mutex_);
         const bool first_close = !closed_.exchange(true, std::memory_order_seq_cst);
         waiters_.close_all();
-        std::vector<std::size_t> idle = take_idle_if([](const slot&) { return true; });
+        std::vector<std::size_t> idle = this->take_idle_if([](const slot&) { return true; });
         lock.unlock();
         if (first_close) notify([](pool_listener& listener) { listener.on_close(); });
-        for (const std::size_t i : idle) retire(i, retire_reason::shutdown);
+        for (const std::size_t i : idle) this->retire(i, retire_reason::shutdown);
         this->release_keeper();
         lock.lock();
         if constexpr (concurrent) {
@@ -201,7 +205,7 @@ private:
         }
         if (got == none) return none;
         if (queued) waiters_.dequeue(me);
-        if (slots_.any_available()) signal_waiter();
+        if (slots_.any_available()) this->signal_waiter();
         return got;
     }
 
@@ -224,7 +228,8 @@ private:
         notify([&](pool_listener& listener) {
             listener.on_health_check_failed(s.info, check_point::on_checkout);
         });
-        retire_connection(std::move(slots_.at(i).held), retire_reason::unhealthy); // the slot stays held
+        this->retire_connection(std::move(slots_.at(i).held),
+                                retire_reason::unhealthy); // the slot stays held
         return open_into(self, i, wait);
     }
 
@@ -242,130 +247,9 @@ private:
         return detail::make_lease(self, &s);
     }
 
-    // Resets a returned connection and decides whether it stays (`none`) or retires.
-    retire_reason judge_return(slot& s) noexcept {
-        detail::return_verdict verdict{.reason = retire_reason::broken};
-        try {
-            verdict =
-                detail::reset_on_return(s, Isolation::default_level, health_, recycling_, clock_, config_);
-        } catch (...) {
-            verdict.reason = retire_reason::broken;
-        }
-        if (verdict.reset) counts_.resets.fetch_add(1, std::memory_order_relaxed);
-        if (verdict.reason == retire_reason::unhealthy) {
-            counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
-            notify([&](pool_listener& listener) {
-                listener.on_health_check_failed(s.info, check_point::on_return);
-            });
-        }
-        if (s.conn.broken_code() == SQLITE_READONLY_DBMOVED) [[unlikely]]
-            this->file_moved(s);
-        return detail::file_generation::is_current(s.generation) ? verdict.reason : retire_reason::broken;
-    }
-
-    // Slot `i` goes idle, or under strict FIFO straight to the longest waiter.
-    void put_back(std::size_t i) noexcept {
-        if constexpr (strict_fifo) {
-            if (waiters_.waiting() != 0 && hand_to_waiter(i)) return;
-        }
-        slots_.make_idle(i);
-        if (waiters_.waiting() != 0 || closed_.load(std::memory_order_seq_cst)) [[unlikely]]
-            after_idle(i);
-    }
-    bool hand_to_waiter(std::size_t i) noexcept {
-        wake_later wake;
-        {
-            lock_type lock(mutex_);
-            if (closed_.load(std::memory_order_relaxed) || !waiters_.hand_over(slots_.at(i).held.get(), wake))
-                return false;
-        }
-        wake->wakeup.notify_one();
-        return true;
-    }
-    // Someone waits, or the pool closed, as slot `i` went idle: wake a waiter, or close it.
-    void after_idle(std::size_t i) noexcept {
-        lock_type lock(mutex_);
-        if (closed_.load(std::memory_order_relaxed)) {
-            const bool mine = slots_.try_claim(i); // else close() or a waiter has it
-            lock.unlock();
-            if (mine) retire(i, retire_reason::shutdown);
-            return;
-        }
-        wake_later wake;
-        waiters_.signal(wake);
-        lock.unlock();
-        if (wake) wake->wakeup.notify_one();
-    }
-
-    // Closes the connection in slot `i`, which this thread holds, and frees the slot.
-    void retire(std::size_t i, retire_reason reason) noexcept {
-        retire_connection(std::move(slots_.at(i).held), reason);
-        free_slot(i);
-    }
-    void retire_connection(slot_ptr s, retire_reason reason) noexcept {
-        {
-            lock_type lock(mutex_);
-            if (closed_.load(std::memory_order_relaxed)) reason = retire_reason::shutdown;
-            counts_.closed.add(reason);
-        }
-        retire_event(s->info, reason);
-        s.reset(); // closes it, outside the lock
-    }
-    // Slot `i`'s capacity is free: a waiter may open a connection in it, or close() may finish.
-    void free_slot(std::size_t i) noexcept {
-        (void)slots_.vacate(i);
-        if (waiters_.waiting() == 0 && !closed_.load(std::memory_order_seq_cst)) return;
-        wake_later wake;
-        lock_type lock(mutex_);
-        if (closed_.load(std::memory_order_relaxed))
-            drained_.notify_all();
-        else
-            waiters_.signal(wake);
-        lock.unlock();
-        if (wake) wake->wakeup.notify_one();
-    }
-
-    // Under the lock: claims the idle slots `leave` selects (in table order) and makes the others
-    // idle again, waking a waiter if one of those was wanted meanwhile.
-    template <class Predicate>
-    std::vector<std::size_t> take_idle_if(Predicate leave) {
-        std::vector<std::size_t> taken;
-        bool put_back_any = false;
-        for (std::size_t i = 0; i < slots_.capacity(); ++i) {
-            if (!slots_.try_claim(i)) continue;
-            if (leave(std::as_const(*slots_.at(i).held))) {
-                taken.push_back(i);
-            } else {
-                slots_.make_idle(i);
-                put_back_any = true;
-            }
-        }
-        if (put_back_any) signal_waiter();
-        return taken;
-    }
-    // Under the lock: slots this thread holds go idle, or close when the pool closed meanwhile.
-    void settle(lock_type& lock, std::vector<std::size_t> held) {
-        if (closed_.load(std::memory_order_relaxed)) {
-            lock.unlock();
-            for (const std::size_t i : held) retire(i, retire_reason::shutdown);
-            lock.lock();
-            return;
-        }
-        for (const std::size_t i : held) slots_.make_idle(i);
-        if (!held.empty()) signal_waiter();
-    }
-    void signal_waiter() noexcept {
-        wake_later wake;
-        waiters_.signal(wake);
-        if (wake) wake->wakeup.notify_one(); // under the lock
-    }
-
     template <class Event>
     void notify(const Event& event) noexcept {
         detail::notify(config_.listener.get(), counts_.listener_errors, event);
-    }
-    void retire_event(const connection_info& info, retire_reason reason) noexcept {
-        notify([&](pool_listener& listener) { listener.on_retire(info, reason); });
     }
 
     lease timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout) {
