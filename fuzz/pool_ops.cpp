@@ -640,7 +640,7 @@ private:
             }
         }
 
-        if (reset) ++resets_;
+        if (reset && !broken) ++resets_; // a connection its reset retires is not counted
         FUZZ_CHECK(ctl_->checks == checks_before + (broken ? 0 : 1)); // one check on return, unless broken
         std::optional<retire_reason> expected;
         if (ctl_->closed)

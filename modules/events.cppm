@@ -57,4 +57,10 @@ void notify(pool_listener* listener, std::atomic<std::uint64_t>& errors, const E
         deliver(*listener, errors, event);
 }
 
+// Where a pool's parts report events: its listener, if any, and its count of listener errors.
+struct listener_sink {
+    pool_listener* listener = nullptr;
+    std::atomic<std::uint64_t>* errors = nullptr;
+};
+
 } // namespace sqlpool::detail

@@ -5,10 +5,12 @@ module;
 export module sqlpool:pool;
 import :errors;
 import :sqlite;
+import :session;
 import :config;
 import :connection_info;
 import :stats;
 import :lease;
+import :sqlite_source;
 import :pool_slots;
 import :pool_core;
 import :locking;
@@ -29,11 +31,16 @@ export namespace sqlpool {
 //               fifo, round_robin)
 //   Clock     — where ages are measured (coarse_steady_clock: cheap, a few ms fine); tests pass
 //               a clock they move by hand
-template <locking_policy Locking = locking::std_mutex, health_policy Health = health::ping,
-          recycling_policy Recycling = recycling::standard, isolation_policy Isolation = isolation::deferred,
-          queue_policy Queue = queue::barging, pool_clock Clock = coarse_steady_clock>
+// and from where its sessions come: Source (sqlite_source: SQLite connections; see :session for
+// what another database's sessions must offer). read() and write() run on SQLite connections.
+template <locking_policy Locking = locking::std_mutex, class Health = health::ping,
+          recycling_policy Recycling = recycling::standard, class Isolation = isolation::deferred,
+          queue_policy Queue = queue::barging, pool_clock Clock = coarse_steady_clock,
+          session_source<pool_config> Source = sqlite_source>
+    requires health_policy<Health, typename Source::session_type> &&
+             isolation_policy<Isolation, typename Source::session_type::level_type>
 class basic_pool {
-    using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>;
+    using core_type = basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>;
 
 public:
     using locking_type = Locking;
@@ -42,6 +49,9 @@ public:
     using isolation_type = Isolation;
     using queue_type = Queue;
     using clock_type = Clock;
+    using source_type = Source;
+    using session_type = typename Source::session_type;
+    using lease = basic_lease<session_type>;
 
     // Validates `config` (config_error lists every problem) and opens min_connections, so a
     // database that cannot be opened fails here (with min_connections = 0, on the first acquire).

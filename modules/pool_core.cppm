@@ -1,12 +1,13 @@
-// basic_pool_core: the shared state behind a basic_pool — acquire, return, close and stats,
-// composed from the slot table (:pool_slots), the waiters (:pool_waiters), the reset on return
+// basic_pool_core: the shared state behind a basic_pool — acquire, return, close and stats of
+// the sessions a session source opens (:session), composed from the slot table (:pool_slots), the waiters
+// (:pool_waiters), the reset on return
 // (:pool_return), the way back (:pool_release), opening (:pool_open), maintenance
 // (:pool_maintenance) and the policies.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_core;
 import :errors;
-import :sqlite;
+import :session;
 import :config;
 import :connection_info;
 import :stats;
@@ -24,46 +25,39 @@ import :queue;
 import :health;
 import :recycling;
 import :isolation;
-import :transaction;
-
-namespace sqlpool::detail {
-
-// A pool's counts behind pool_stats. Those counted on every acquire or return are atomics (or,
-// for leases handed out, per slot); the rest change under the pool's lock.
-struct pool_counters {
-    std::uint64_t timeouts = 0;
-    std::uint64_t created = 0;
-    std::uint64_t open_failures = 0;
-    std::atomic<std::uint64_t> resets{0};
-    std::atomic<std::uint64_t> failed_health_checks{0};
-    std::atomic<std::uint64_t> listener_errors{0};
-    retired_counts closed;
-    wait_histogram waits; // the acquires that queued; the rest did not wait
-};
-
-} // namespace sqlpool::detail
 
 namespace sqlpool {
 
 // The pool's shared state, owned by its basic_pool and by every lease it handed out: a lease that
-// outlives its pool keeps what it needs alive, and its connection closes when it comes back.
-template <class Locking, class Health, class Recycling, class Isolation, class Queue, class Clock>
+// outlives its pool keeps what it needs alive, and its session closes when it comes back. Source
+// is where sessions come from (sqlite_source for sqlpool::connection); nothing else here knows
+// the database.
+template <class Locking, class Health, class Recycling, class Isolation, class Queue, class Clock,
+          session_source<pool_config> Source>
 class basic_pool_core final
-    : public detail::lease_owner,
-      public detail::pool_release<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>>,
-      public detail::pool_open<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>>,
-      public detail::pool_maintenance<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock>> {
-    friend class detail::pool_release<basic_pool_core>;
-    friend class detail::pool_open<basic_pool_core>;
+    : public detail::lease_owner<typename Source::session_type>,
+      public detail::pool_release<
+          basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>,
+          detail::basic_slot<typename Source::session_type>>,
+      public detail::pool_open<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>,
+                               Source>,
+      public detail::pool_maintenance<
+          basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>> {
+    using session_type = typename Source::session_type;
+    using slot = detail::basic_slot<session_type>;
+    using slot_ptr = std::unique_ptr<slot>;
+    using lease = basic_lease<session_type>;
+    using release_base = detail::pool_release<basic_pool_core, slot>;
+    using open_base = detail::pool_open<basic_pool_core, Source>;
+    friend release_base;
+    friend open_base;
     friend class detail::pool_maintenance<basic_pool_core>;
     using health_type = Health;
     using isolation_type = Isolation;
     using mutex_type = typename Locking::mutex_type;
     using condition_type = typename Locking::condition_type;
     using lock_type = std::unique_lock<mutex_type>;
-    using slot = detail::slot;
-    using slot_ptr = detail::slot_ptr;
-    using slots_type = detail::pool_slots<Queue>;
+    using slots_type = detail::pool_slots<Queue, slot>;
     using waiters_type = detail::waiter_queue<condition_type>;
     using waiter_type = typename waiters_type::waiter_type;
     using wake_later = typename waiters_type::wake_later;
@@ -78,10 +72,8 @@ public:
     using self_ptr = std::shared_ptr<basic_pool_core>;
 
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
-        : config_(checked(std::move(config))), health_(std::move(health)), recycling_(std::move(recycling)),
-          clock_(std::move(clock)), slots_(config_.max_connections) {
-        this->prepare(config_);
-    }
+        : open_base(checked(config)), config_(std::move(config)), health_(std::move(health)),
+          recycling_(std::move(recycling)), clock_(std::move(clock)), slots_(config_.max_connections) {}
 
     // A lease, or (when !throw_on_timeout) an empty one after `timeout`. The fast path claims an
     // idle slot without the lock; the rest queues.
@@ -116,7 +108,7 @@ public:
         lock.unlock();
         if (first_close) notify([](pool_listener& listener) { listener.on_close(); });
         for (const std::size_t i : idle) this->retire(i, retire_reason::shutdown);
-        this->release_keeper();
+        this->release_source();
         lock.lock();
         if constexpr (concurrent) {
             const auto deadline = detail::deadline_after(steady::now(), timeout);
@@ -142,7 +134,8 @@ public:
     Clock& clock() noexcept { return clock_; }
 
 private:
-    static pool_config checked(pool_config config) {
+    // Validates `config` before the session source sees it.
+    static const pool_config& checked(const pool_config& config) {
         config.check();
         return config;
     }
@@ -167,8 +160,8 @@ private:
         bool open_new = false;
         std::size_t got = none;
         while (got == none) {
-            if (me->handed != nullptr) { // even when the pool closed since: the lease is out
-                got = me->handed->index;
+            if (me->handed != detail::no_slot) { // even when the pool closed since: the lease is out
+                got = me->handed;
                 break;
             }
             if (closed_.load(std::memory_order_relaxed)) {
@@ -215,7 +208,7 @@ private:
             return false; // single_thread locking never waits
         } else {
             const bool timeout = me.wakeup.wait_until(lock, deadline) == std::cv_status::timeout;
-            return !timeout || me.signalled || me.handed != nullptr || me.closed;
+            return !timeout || me.signalled || me.handed != detail::no_slot || me.closed;
         }
     }
 
@@ -244,7 +237,7 @@ private:
                                           std::chrono::nanoseconds wait) noexcept {
         slots_.count_lease(i);
         notify([&info = s.info, wait](pool_listener& listener) { listener.on_acquire(info, wait); });
-        return detail::make_lease(self, &s);
+        return detail::make_lease<session_type>(self, &s);
     }
 
     template <class Event>

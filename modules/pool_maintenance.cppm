@@ -48,7 +48,7 @@ private:
         std::size_t staying = core.slots_.counts().total;
         idle_sort out;
         std::vector<retire_reason> reasons; // in the order take_idle_if takes them
-        const std::vector<std::size_t> taken = core.take_idle_if([&](const slot& s) {
+        const std::vector<std::size_t> taken = core.take_idle_if([&](const auto& s) {
             const retire_reason reason = core.recycling_.retire(
                 s.info, {.now = now, .config = config, .may_shrink = staying > config.min_connections});
             const bool check_due = includes(Core::health_type::when, check_point::periodic) &&
@@ -73,7 +73,7 @@ private:
         Core& core = self();
         std::vector<std::size_t> healthy;
         for (const std::size_t i : checking) {
-            slot& s = *core.slots_.at(i).held;
+            auto& s = *core.slots_.at(i).held;
             s.info.last_checked_at = now;
             if (run_check(core.health_, s, check_point::periodic) != health_status::unhealthy) {
                 healthy.push_back(i);

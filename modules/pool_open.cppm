@@ -1,11 +1,11 @@
-// pool_open: how a pool opens connections — where they connect, the file generation they belong
-// to, on_connect, the warm-up and growing back to min_connections with a backoff — as a mixin of
-// the core.
+// pool_open: how a pool opens sessions — from its session source, into the file generation they
+// belong to, the warm-up and growing back to min_connections with a backoff — as a mixin of the
+// core.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_open;
 import :errors;
-import :sqlite;
+import :session;
 import :config;
 import :connection_info;
 import :events;
@@ -16,9 +16,13 @@ import :pool_waiters;
 
 namespace sqlpool::detail {
 
-// Core derives from pool_open<Core> and befriends it; it names the members used here.
-template <class Core>
+// Core derives from pool_open<Core, Source> and befriends it; it names the members used here.
+template <class Core, session_source<pool_config> Source>
 class pool_open {
+    using session_type = typename Source::session_type;
+    using slot = basic_slot<session_type>;
+    using slot_ptr = std::unique_ptr<slot>;
+
 public:
     // Opens min_connections; a database that cannot be opened fails here, clearly. With
     // min_connections = 0 nothing opens until the first acquire (which then fails, as clearly).
@@ -43,15 +47,9 @@ public:
     }
 
 protected:
-    pool_open() = default;
-
-    // Where connections connect (after the core validated its config).
-    void prepare(const pool_config& config) {
-        options_ = config.connection_options();
-        options_.path = resolve_database(config.database);
-        if (options_.path != config.database) keeper_.emplace(options_); // keeps the in-memory database alive
-    }
-    void release_keeper() noexcept { keeper_.reset(); }
+    // `config` was validated by the core.
+    explicit pool_open(const pool_config& config) : source_(config) {}
+    void release_source() noexcept { source_.close(); }
 
     // Opens a connection for slot `i`, which this thread reserved; frees the slot if it fails.
     slot_ptr open_reserved(std::size_t i) {
@@ -120,38 +118,25 @@ private:
     slot_ptr open_slot() {
         Core& core = self();
         auto generation = file_generation_for_open();
-        auto s = std::make_unique<slot>(slot{std::move(generation), connection(options_), {}, 0});
+        auto s = std::make_unique<slot>(
+            slot{std::move(generation), source_.open(Core::isolation_type::default_level), {}, 0});
         const auto now = core.clock_.now();
         s->info.created_at = s->info.last_used_at = s->info.last_checked_at = now;
         s->info.health = health_status::healthy;
-        s->info.file_device = s->conn.file_device();
-        s->info.file_inode = s->conn.file_inode();
-        s->conn.set_default_isolation(Core::isolation_type::default_level);
-        run_on_connect(s->conn);
-        s->conn.accept_session_state(); // what on_connect set up is the configured session
-        const file_key opened{s->info.file_device, s->info.file_inode};
+        const session_identity opened = s->conn.identity();
+        s->info.file_device = opened.domain;
+        s->info.file_inode = opened.object;
         {
             typename Core::lock_type lock(core.mutex_);
-            if (files_.is_current(s->generation)) files_.opened(s->conn.filename(), opened);
+            if (files_.is_current(s->generation)) {
+                files_.opened(opened);
+                source_.opened(s->conn);
+            }
             s->info.id = ++core.counts_.created;
             s->info.age_jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
         }
         core.notify([&](pool_listener& listener) { listener.on_connect(s->info); });
         return s;
-    }
-
-    // The user's on_connect; what it throws reaches the caller as a sqlpool::error.
-    void run_on_connect(connection& conn) {
-        const pool_config& config = self().config_;
-        if (!config.on_connect) return;
-        try {
-            config.on_connect(conn);
-        } catch (const error&) {
-            throw;
-        } catch (...) {
-            std::throw_with_nested(hook_error("on_connect failed on a new connection to '" + config.database +
-                                              "' (the original exception is nested)"));
-        }
     }
 
     // The database file was deleted or replaced: every connection opened so far has the old file
@@ -161,7 +146,7 @@ private:
         Core& core = self();
         files_.end();
         const std::vector<std::size_t> stale =
-            core.take_idle_if([](const slot& s) { return !file_generation::is_current(s.generation); });
+            core.take_idle_if([](const auto& s) { return !file_generation::is_current(s.generation); });
         if (stale.empty()) return;
         lock.unlock();
         for (const std::size_t i : stale) core.retire(i, retire_reason::broken);
@@ -173,13 +158,13 @@ private:
     // connection to the old file has closed. Returns the token for the new connection.
     file_generation::token file_generation_for_open() {
         Core& core = self();
-        const file_key at_path = files_.key_at_path();
+        const session_identity at_path = source_.identity_now();
         const auto deadline = deadline_after(std::chrono::steady_clock::now(), core.config_.acquire_timeout);
         typename Core::lock_type lock(core.mutex_);
         if (files_.changed(at_path)) end_file_generation(lock);
         while (!files_.ended_closed()) {
             if (std::chrono::steady_clock::now() >= deadline)
-                throw database_moved_error("the database file '" + core.config_.database +
+                throw database_moved_error("the database '" + std::string(source_.describe()) +
                                                "' was deleted or replaced, and leases on the old file "
                                                "were still out after acquire_timeout: return them first",
                                            "");
@@ -190,8 +175,7 @@ private:
         return files_.current();
     }
 
-    open_options options_;
-    std::optional<connection> keeper_;
+    Source source_;
     file_generation files_; // under the core's mutex
     std::mt19937_64 rng_{std::random_device{}()};
     std::chrono::steady_clock::time_point next_open_attempt_;

@@ -4,25 +4,24 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_release;
-import :sqlite;
+import :session;
 import :connection_info;
 import :events;
-import :lease;
 import :file_generation;
 import :pool_slots;
 import :pool_return;
 
 namespace sqlpool::detail {
 
-// Core derives from pool_release<Core> and befriends it; it names the members used here.
-template <class Core>
+// Core derives from pool_release<Core, Slot> and befriends it; it names the members used here.
+template <class Core, class Slot>
 class pool_release {
 protected:
     pool_release() = default;
 
     // Resets a returned connection and decides whether it stays (`none`) or retires. Inlined by
     // force, as put_back(): clang left it out of line once it moved here, at 15 instructions a return.
-    [[gnu::always_inline]] retire_reason judge_return(slot& s) noexcept {
+    [[gnu::always_inline]] retire_reason judge_return(Slot& s) noexcept {
         Core& core = self();
         return_verdict verdict{.reason = retire_reason::broken};
         try {
@@ -38,8 +37,9 @@ protected:
                 listener.on_health_check_failed(s.info, check_point::on_return);
             });
         }
-        if (s.conn.broken_code() == SQLITE_READONLY_DBMOVED) [[unlikely]]
-            core.file_moved(s);
+        if (const int code = s.conn.broken_code(); code != 0) [[unlikely]] {
+            if (decltype(s.conn)::classify(code) == error_action::reconnect_all) core.file_moved(s);
+        }
         return file_generation::is_current(s.generation) ? verdict.reason : retire_reason::broken;
     }
 
@@ -59,7 +59,7 @@ protected:
         retire_connection(std::move(self().slots_.at(i).held), reason);
         free_slot(i);
     }
-    void retire_connection(slot_ptr s, retire_reason reason) noexcept {
+    void retire_connection(std::unique_ptr<Slot> s, retire_reason reason) noexcept {
         Core& core = self();
         {
             typename Core::lock_type lock(core.mutex_);
@@ -131,8 +131,7 @@ private:
         typename Core::wake_later wake;
         {
             typename Core::lock_type lock(core.mutex_);
-            if (core.closed_.load(std::memory_order_relaxed) ||
-                !core.waiters_.hand_over(core.slots_.at(i).held.get(), wake))
+            if (core.closed_.load(std::memory_order_relaxed) || !core.waiters_.hand_over(i, wake))
                 return false;
         }
         wake->wakeup.notify_one();

@@ -4,7 +4,7 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_return;
-import :sqlite;
+import :session;
 import :config;
 import :connection_info;
 import :lease;
@@ -14,8 +14,8 @@ import :recycling;
 namespace sqlpool::detail {
 
 // Runs the health policy and records its answer; a check that throws counts as unhealthy.
-template <class Health>
-health_status run_check(Health& health, slot& s, check_point point) noexcept {
+template <class Health, class Slot>
+health_status run_check(Health& health, Slot& s, check_point point) noexcept {
     health_status status = health_status::unhealthy;
     try {
         status = health.check(s.conn, s.info, point);
@@ -28,8 +28,8 @@ health_status run_check(Health& health, slot& s, check_point point) noexcept {
 
 // Whether an idle connection may be handed out: not broken, and healthy when the policy checks
 // on checkout (unless it came back within health_traits' checkout_bypass).
-template <class Health, class Clock>
-bool checkout_healthy(Health& health, Clock& clock, slot& s) {
+template <class Health, class Clock, class Slot>
+bool checkout_healthy(Health& health, Clock& clock, Slot& s) {
     if (s.conn.broken_code() != 0) return false;
     if constexpr (includes(Health::when, check_point::on_checkout)) {
         constexpr auto bypass = health_traits<Health>::checkout_bypass;
@@ -48,41 +48,17 @@ struct return_verdict {
     bool reset = false;
 };
 
-// Rolls back, resets statements and restores settings; retires what cannot be made clean (a
-// broken connection, session state the pool did not configure: a temporary schema, an attached
-// database). Nothing of that runs when the session says nothing ran since the last reset.
-inline return_verdict reset_session(connection& conn, connection_info& info) {
-    if (!conn.touched()) [[likely]] { // mark_broken() needs no statement
-        if (conn.broken_code() == 0) [[likely]]
-            return {};
-        info.last_error = conn.broken_code();
+// The session's reset (see reset_verdict), then the policies' judgement of the connection. A
+// session that retires itself is not counted as reset.
+template <class Slot, class Level, class Health, class Recycling, class Clock>
+return_verdict reset_on_return(Slot& s, Level default_level, Health& health, const Recycling& recycling,
+                               Clock& clock, const pool_config& config) {
+    const reset_verdict reset = s.conn.reset_for_reuse();
+    if (reset == reset_verdict::retire) [[unlikely]] {
+        if (const int code = s.conn.broken_code(); code != 0) s.info.last_error = code;
         return {retire_reason::broken, false};
     }
-    return_verdict verdict{.reset = conn.reset_all_statements() != 0};
-    if (conn.in_transaction()) {
-        verdict.reset = true;
-        conn.exec("ROLLBACK");
-        if (conn.in_transaction()) return {retire_reason::broken, true};
-    }
-    if (conn.broken_code() != 0) {
-        info.last_error = conn.broken_code();
-        return {retire_reason::broken, verdict.reset};
-    }
-    if (conn.session_tainted()) return {retire_reason::broken, verdict.reset};
-    if (conn.settings_changed()) {
-        verdict.reset = true;
-        conn.restore_settings();
-    }
-    conn.mark_clean();
-    return verdict;
-}
-
-// The reset, then the policies' judgement of the connection.
-template <class Health, class Recycling, class Clock>
-return_verdict reset_on_return(slot& s, isolation_level default_level, Health& health,
-                               const Recycling& recycling, Clock& clock, const pool_config& config) {
-    return_verdict verdict = reset_session(s.conn, s.info);
-    if (verdict.reason != retire_reason::none) return verdict;
+    return_verdict verdict{.reset = reset == reset_verdict::restored};
     s.conn.set_default_isolation(default_level); // set_default_isolation() is per lease
     const auto now = clock.now();
     ++s.info.use_count;

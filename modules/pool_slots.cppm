@@ -5,12 +5,9 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_slots;
-import :lease;
 import :queue;
 
 namespace sqlpool::detail {
-
-using slot_ptr = std::unique_ptr<slot>;
 
 // vacant: free capacity. opening: reserved by a thread that opens (or replaces) a connection in
 // it. idle: a connection anyone may claim. leased: a connection in exclusive use (by a lease, or
@@ -18,11 +15,12 @@ using slot_ptr = std::unique_ptr<slot>;
 enum class slot_state : std::uint8_t { vacant, opening, idle, leased };
 
 // One slot, on its own cache line so that threads claiming neighbours do not contend.
+template <class Slot>
 struct alignas(64) slot_entry {
     std::atomic<slot_state> state{slot_state::vacant};
     // Leases handed out from this slot; written only by the thread that holds the slot.
     std::atomic<std::uint64_t> leases{0};
-    slot_ptr held; // set while opening (once opened), idle or leased; touched only by the holder
+    std::unique_ptr<Slot> held; // set while opening (once opened), idle or leased; touched only by the holder
 };
 
 struct slot_counts {
@@ -32,17 +30,21 @@ struct slot_counts {
 };
 
 // The table. Whoever moves a slot out of `idle` or `vacant` holds it until it stores `idle` or
-// `vacant` again; only the holder touches the slot's connection.
-template <class Queue>
+// `vacant` again; only the holder touches the slot's connection. Slot is the pool's basic_slot
+// (its `index` is set here).
+template <class Queue, class Slot>
 class pool_slots {
 public:
+    using slot_ptr = std::unique_ptr<Slot>;
+    using entry = slot_entry<Slot>;
+
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
     explicit pool_slots(std::size_t capacity)
-        : entries_(std::make_unique<slot_entry[]>(capacity)), capacity_(capacity) {}
+        : entries_(std::make_unique<entry[]>(capacity)), capacity_(capacity) {}
 
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-    [[nodiscard]] slot_entry& at(std::size_t i) noexcept { return entries_[i]; }
+    [[nodiscard]] entry& at(std::size_t i) noexcept { return entries_[i]; }
 
     // Claims an idle slot: under LIFO reuse the one this thread returned last, else the first idle
     // one (so the last ones age out); under FIFO reuse the next one in turn. `none` when none is idle.
@@ -71,7 +73,7 @@ public:
     }
 
     // The holder of a reserved slot puts its new connection in it (still held).
-    slot& install(std::size_t i, slot_ptr s) noexcept {
+    Slot& install(std::size_t i, slot_ptr s) noexcept {
         s->index = i;
         entries_[i].held = std::move(s);
         entries_[i].state.store(slot_state::leased, std::memory_order_relaxed);
@@ -142,7 +144,7 @@ private:
                state.compare_exchange_strong(from, to, std::memory_order_seq_cst);
     }
 
-    std::unique_ptr<slot_entry[]> entries_;
+    std::unique_ptr<entry[]> entries_;
     std::size_t capacity_;
     std::atomic<std::size_t> cursor_{0}; // FIFO reuse: where the next claim starts
 };

@@ -4,7 +4,6 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_waiters;
-import :lease;
 
 namespace sqlpool::detail {
 
@@ -19,6 +18,8 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::
     return start + std::chrono::duration_cast<steady::duration>(timeout);
 }
 
+inline constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
+
 // A thread blocked in acquire(). It is queued while it sleeps; whoever wakes it takes it out of
 // the queue first, so that waiting() counts the sleepers only (one release wakes one of them).
 // Shared, so that a waking thread can
@@ -29,10 +30,10 @@ struct waiter : std::enable_shared_from_this<waiter<Condition>> {
     waiter* next = nullptr;
     waiter* prev = nullptr;
     Condition wakeup;
-    slot* handed = nullptr; // a connection handed straight over (strict FIFO hand-off)
-    bool signalled = false; // woken to look again: a connection went idle or capacity came free
-                            // (if it finds nothing, it queues again at the head)
-    bool closed = false;    // the pool closed
+    std::size_t handed = no_slot; // a slot handed straight over (strict FIFO hand-off)
+    bool signalled = false;       // woken to look again: a connection went idle or capacity came free
+                                  // (if it finds nothing, it queues again at the head)
+    bool closed = false;          // the pool closed
 };
 
 template <class Condition>
@@ -68,7 +69,7 @@ public:
     }
 
     // Gives `s` to the first waiter, which leaves the queue. False when nobody waits.
-    bool hand_over(slot* s, wake_later& wake) noexcept {
+    bool hand_over(std::size_t s, wake_later& wake) noexcept {
         waiter_type* w = head_;
         if (w == nullptr) return false;
         dequeue(*w);

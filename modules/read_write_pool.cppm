@@ -8,7 +8,7 @@ import :sqlite;
 import :config;
 import :stats;
 import :lease;
-import :file_generation;
+import :sqlite_source;
 import :pool_slots;
 import :pool;
 

@@ -9,6 +9,7 @@ import :config;
 import :stats;
 import :transaction;
 import :lease;
+import :sqlite_source;
 import :pool;
 import :service_gate;
 

@@ -2,6 +2,7 @@
 export module sqlpool;
 export import :errors;
 export import :names; // no exported names: every interface partition must be reachable
+export import :session;
 export import :sqlite;
 export import :events;
 export import :config;
@@ -10,6 +11,7 @@ export import :connection_info;
 export import :stats;
 export import :metrics;
 export import :lease;
+export import :sqlite_source;
 export import :locking;
 export import :queue;
 export import :health;

@@ -40,7 +40,7 @@ struct pool_stats {
     std::uint64_t created = 0; // connections opened
     std::uint64_t open_failures = 0;
     retired_counts closed;    // connections closed, by reason
-    std::uint64_t resets = 0; // returns that needed a rollback or a statement reset
+    std::uint64_t resets = 0; // returns that needed a rollback, a statement reset or a setting restored
     std::uint64_t failed_health_checks = 0;
     std::uint64_t listener_errors = 0; // exceptions a pool_listener threw (and the pool swallowed)
     transaction_counts transactions;
@@ -253,6 +253,19 @@ private:
     std::array<std::uint64_t, linear + ((64 - 4) * sub_buckets)> counts_{};
     std::uint64_t count_ = 0;
     std::uint64_t max_ = 0;
+};
+
+// A pool's counts behind pool_stats. Those counted on every acquire or return are atomics (or,
+// for leases handed out, per slot); the rest change under the pool's lock.
+struct pool_counters {
+    std::uint64_t timeouts = 0;
+    std::uint64_t created = 0;
+    std::uint64_t open_failures = 0;
+    std::atomic<std::uint64_t> resets{0};
+    std::atomic<std::uint64_t> failed_health_checks{0};
+    std::atomic<std::uint64_t> listener_errors{0};
+    retired_counts closed;
+    wait_histogram waits; // the acquires that queued; the rest did not wait
 };
 
 } // namespace sqlpool::detail

@@ -197,12 +197,6 @@ struct transaction_counters {
     std::atomic<std::uint64_t> busy_surfaced{0};
 };
 
-// Where the runner reports busy retries: the pool's listener, if any, and its error count.
-struct listener_sink {
-    pool_listener* listener = nullptr;
-    std::atomic<std::uint64_t>* errors = nullptr;
-};
-
 // One attempt: fn in a transaction on a freshly acquired connection, committed.
 template <class Acquire, class F>
 auto run_once(Acquire& acquire, isolation_level level, transaction_counters& counts, F& fn)

@@ -8,13 +8,13 @@ import :connection_info;
 
 export namespace sqlpool {
 
-// A health policy states when it runs (`when`, a check_point set) and checks one connection.
-// check() runs outside the pool's lock and may run on several threads at once, each with its
-// own connection. It should not throw; if it does, the connection counts as unhealthy. What else
-// the pool needs to know about it comes from health_traits.
-template <class H>
+// A health policy states when it runs (`when`, a check_point set) and checks one session (a
+// SQLite connection unless named). check() runs outside the pool's lock and may run on several
+// threads at once, each with its own session. It should not throw; if it does, the session counts
+// as unhealthy. What else the pool needs to know about it comes from health_traits.
+template <class H, class Session = connection>
 concept health_policy =
-    std::copy_constructible<H> && requires(H& policy, connection& conn, const connection_info& info) {
+    std::copy_constructible<H> && requires(H& policy, Session& conn, const connection_info& info) {
         { H::when } -> std::convertible_to<check_point>;
         { policy.check(conn, info, check_point::on_checkout) } -> std::same_as<health_status>;
     };
@@ -46,17 +46,17 @@ namespace sqlpool::detail {
 
 export namespace sqlpool::health {
 
-// The connection answers a trivial cached statement, is in autocommit mode, and its database file
-// is still the one at its path (not deleted or replaced). Checked on checkout when the connection
-// sat idle for more than half a second (health_traits<ping>), and periodically.
+// The session's ping(): for a SQLite connection, it answers a trivial cached statement, is in
+// autocommit mode, and its database file is still the one at its path (not deleted or replaced).
+// Checked on checkout when the connection sat idle for more than half a second
+// (health_traits<ping>), and periodically.
 struct ping {
     static constexpr check_point when = check_point::on_checkout | check_point::periodic;
 
-    health_status check(connection& conn, const connection_info&, check_point) const noexcept {
+    template <class Session>
+    health_status check(Session& conn, const connection_info&, check_point) const noexcept {
         try {
-            if (conn.in_transaction() || conn.file_moved()) return health_status::unhealthy;
-            return conn.query_value<std::int64_t>("SELECT 1") == 1 ? health_status::healthy
-                                                                   : health_status::unhealthy;
+            return conn.ping() ? health_status::healthy : health_status::unhealthy;
         } catch (...) {
             return health_status::unhealthy;
         }
@@ -100,17 +100,20 @@ struct quick_check {
 
 struct no_check {
     static constexpr check_point when = check_point::none;
-    health_status check(connection&, const connection_info&, check_point) const noexcept {
+    template <class Session>
+    health_status check(Session&, const connection_info&, check_point) const noexcept {
         return health_status::healthy;
     }
 };
 
 // Every policy that runs at this point checks; the worst answer wins.
-template <health_policy... Policies>
+template <class... Policies>
 struct all_of {
     static constexpr check_point when = (check_point::none | ... | Policies::when);
 
-    health_status check(connection& conn, const connection_info& info, check_point point) {
+    template <class Session>
+        requires(health_policy<Policies, Session> && ...)
+    health_status check(Session& conn, const connection_info& info, check_point point) {
         health_status worst = health_status::healthy;
         std::apply(
             [&](auto&... policy) {

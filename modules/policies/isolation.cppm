@@ -7,11 +7,12 @@ import :sqlite;
 export namespace sqlpool {
 
 // An isolation policy names the level begin() uses by default (`default_level`) and the level
-// the write() runner uses (`write_level`).
-template <class I>
+// the write() runner uses (`write_level`), as levels of its session's database (`Level`: SQLite's
+// BEGIN modes unless named).
+template <class I, class Level = isolation_level>
 concept isolation_policy = requires {
-    { I::default_level } -> std::convertible_to<isolation_level>;
-    { I::write_level } -> std::convertible_to<isolation_level>;
+    { I::default_level } -> std::convertible_to<Level>;
+    { I::write_level } -> std::convertible_to<Level>;
 };
 
 } // namespace sqlpool

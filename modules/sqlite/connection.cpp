@@ -197,4 +197,57 @@ std::size_t connection::busy_statement_count() const noexcept {
     return busy;
 }
 
+// The reset on return, when something ran since the last one (see reset_for_reuse()).
+reset_verdict connection::reset_touched() {
+    bool restored = reset_all_statements() != 0;
+    if (in_transaction()) {
+        restored = true;
+        exec("ROLLBACK");
+        if (in_transaction()) return reset_verdict::retire;
+    }
+    if (broken_code() != 0 || session_tainted()) return reset_verdict::retire;
+    if (settings_changed()) {
+        restored = true;
+        restore_settings();
+    }
+    mark_clean();
+    return restored ? reset_verdict::restored : reset_verdict::clean;
+}
+
+bool connection::ping() {
+    if (broken_code() != 0 || in_transaction() || file_moved()) return false;
+    return query_value<std::int64_t>("SELECT 1") == 1;
+}
+
+bool connection::settings_changed() const noexcept {
+    return core_ && core_->settings_writes() != 0;
+}
+
+bool connection::session_tainted() const noexcept {
+    // A database still attached taints too (checked here rather than at ATTACH: VACUUM attaches
+    // and detaches one of its own). Index 2 is the first after main and temp.
+    if (!core_) return false;
+    if (core_->session_taints() != 0 || sqlite3_db_name(core_->db(), 2) != nullptr) return true;
+    // After schema was created anywhere (or when statements escaped the authorizer through the raw
+    // handle), the temp schema itself says whether a temporary object is left.
+    return (core_->schema_writes() != 0 || core_->escaped()) && detail::has_temp_objects(core_->db());
+}
+
+void connection::accept_session_state() noexcept {
+    if (core_) core_->accept_session();
+}
+
+std::size_t connection::reset_all_statements() noexcept {
+    if (!core_ || !core_->may_have_busy_statements()) return 0;
+    std::size_t reset = 0;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(core_->db(), nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(core_->db(), stmt)) {
+        if (sqlite3_stmt_busy(stmt) != 0) {
+            sqlite3_reset(stmt);
+            ++reset;
+        }
+    }
+    return reset;
+}
+
 } // namespace sqlpool

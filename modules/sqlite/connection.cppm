@@ -4,6 +4,7 @@ module;
 export module sqlpool:connection;
 import :errors;
 import :names;
+import :session;
 import :values;
 import :open_options;
 import :file_watch;
@@ -25,8 +26,11 @@ class transaction;
 
 // One SQLite connection. Used by one thread at a time: it is opened with SQLITE_OPEN_NOMUTEX
 // ("multi-thread" mode, https://sqlite.org/threadsafe.html), and the pool guarantees exclusivity.
+// It models `session` (:session) for the pool core.
 class connection {
 public:
+    using level_type = isolation_level;
+
     explicit connection(open_options options);
     explicit connection(std::string path) : connection(open_options{.path = std::move(path)}) {}
     connection(const connection&) = delete;
@@ -103,6 +107,27 @@ public:
     [[nodiscard]] bool in_transaction() const;
     // Makes the running statement fail with SQLITE_INTERRUPT. Safe to call from another thread.
     void interrupt() noexcept;
+    // Makes the connection clean for the next borrower: resets statements mid-step, rolls back,
+    // restores changed settings. `retire` when it is broken or left state that cannot be undone
+    // (a temporary object, an attached database, a setting the pool did not configure). Nothing
+    // runs when nothing ran since the last reset.
+    inline reset_verdict reset_for_reuse() {
+        if (!touched()) [[likely]] // mark_broken() needs no statement
+            return broken_code() == 0 ? reset_verdict::clean : reset_verdict::retire;
+        return reset_touched();
+    }
+    // What an extended result code calls for: BUSY and LOCKED are retried, DBMOVED ends every
+    // connection to the file, the codes that break a connection retire it, the rest fail.
+    [[nodiscard]] static constexpr error_action classify(int code) noexcept {
+        if (code == SQLITE_READONLY_DBMOVED) return error_action::reconnect_all;
+        if (detail::breaks_connection(code)) return error_action::retire;
+        return detail::is_busy_code(code) ? error_action::retry : error_action::fail;
+    }
+    // True when the connection is not broken, answers a trivial statement, holds no transaction,
+    // and its file is still the one at its path.
+    [[nodiscard]] bool ping();
+    // The device and inode of the file it opened ({0, 0} in memory).
+    [[nodiscard]] session_identity identity() const noexcept { return {file_device(), file_inode()}; }
     // False only when nothing ran on this connection since mark_clean() (no statement, no raw
     // handle): a pool then skips the reset on return.
     [[nodiscard]] inline bool touched() const noexcept { return !core_ || core_->touched(); }
@@ -166,6 +191,7 @@ private:
         return *core_;
     }
     void run_script(std::string_view sql);
+    reset_verdict reset_touched();
     void create_with_mode() const;
     void apply_defaults();
     void apply_settings();
@@ -258,26 +284,8 @@ std::optional<std::tuple<Ts...>> connection::query_one(std::string_view sql, con
     return std::nullopt;
 }
 
-// Small functions called on every lease's return (the reset verdict) and around each statement or
-// transaction; the rest of connection is defined in connection.cpp.
-
-bool connection::settings_changed() const noexcept {
-    return core_ && core_->settings_writes() != 0;
-}
-
-bool connection::session_tainted() const noexcept {
-    // A database still attached taints too (checked here rather than at ATTACH: VACUUM attaches
-    // and detaches one of its own). Index 2 is the first after main and temp.
-    if (!core_) return false;
-    if (core_->session_taints() != 0 || sqlite3_db_name(core_->db(), 2) != nullptr) return true;
-    // After schema was created anywhere (or when statements escaped the authorizer through the raw
-    // handle), the temp schema itself says whether a temporary object is left.
-    return (core_->schema_writes() != 0 || core_->escaped()) && detail::has_temp_objects(core_->db());
-}
-
-void connection::accept_session_state() noexcept {
-    if (core_) core_->accept_session();
-}
+// Small functions called around each statement or transaction; the rest of connection is defined
+// in connection.cpp.
 
 std::int64_t connection::changes() const {
     return sqlite3_changes64(core().db());
@@ -287,18 +295,6 @@ std::int64_t connection::last_insert_rowid() const {
 }
 bool connection::in_transaction() const {
     return sqlite3_get_autocommit(core().db()) == 0;
-}
-std::size_t connection::reset_all_statements() noexcept {
-    if (!core_ || !core_->may_have_busy_statements()) return 0;
-    std::size_t reset = 0;
-    for (sqlite3_stmt* stmt = sqlite3_next_stmt(core_->db(), nullptr); stmt != nullptr;
-         stmt = sqlite3_next_stmt(core_->db(), stmt)) {
-        if (sqlite3_stmt_busy(stmt) != 0) {
-            sqlite3_reset(stmt);
-            ++reset;
-        }
-    }
-    return reset;
 }
 
 } // namespace sqlpool
