@@ -119,7 +119,41 @@ BOOST_AUTO_TEST_CASE(connections_open_with_the_level_given_and_after_on_connect)
         }}};
     sqlpool::connection conn = source.open(sqlpool::isolation_level::immediate);
     BOOST_TEST(ran == 1);
+    BOOST_TEST(!conn.settings_changed());
+    BOOST_TEST((conn.reset_for_reuse() == sqlpool::reset_verdict::clean));
     BOOST_TEST(source.describe() == dir.file("s.db"));
+}
+
+// A pool's on_connect sets up the session every borrower gets: the reset on return keeps it, and
+// restores it (not the config's values) after a borrower changed the same settings.
+BOOST_AUTO_TEST_CASE(settings_on_connect_made_outlast_every_return) {
+    sqlpool_test::temp_dir dir{"source"};
+    sqlpool::pool pool{sqlpool::pool_config{.database = dir.file("k.db"),
+                                            .busy_timeout = 1500ms,
+                                            .min_connections = 1,
+                                            .max_connections = 1,
+                                            .background_maintenance = false,
+                                            .on_connect = [](sqlpool::connection& conn) {
+                                                conn.exec("PRAGMA foreign_keys = OFF");
+                                                conn.exec("PRAGMA synchronous = FULL");
+                                                conn.exec("PRAGMA busy_timeout = 2500");
+                                            }}};
+    const auto check = [&](const char* when) {
+        auto lease = pool.acquire();
+        BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA foreign_keys") == 0, when);
+        BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA synchronous") == 2, when);
+        BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA busy_timeout") == 2500, when);
+    };
+    check("first lease");
+    check("after a return");
+    {
+        auto lease = pool.acquire();
+        lease->exec("PRAGMA foreign_keys = ON");
+        lease->exec("PRAGMA synchronous = OFF");
+    }
+    check("after a borrower changed them");
+    BOOST_TEST(pool.stats().resets == 1u); // only the borrower's change needed restoring
+    BOOST_TEST(pool.stats().closed.total() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(what_on_connect_throws_arrives_as_a_hook_error) {

@@ -233,8 +233,28 @@ bool connection::session_tainted() const noexcept {
     return (core_->schema_writes() != 0 || core_->escaped()) && detail::has_temp_objects(core_->db());
 }
 
-void connection::accept_session_state() noexcept {
-    if (core_) core_->accept_session();
+void connection::accept_session_state() {
+    if (!core_) return;
+    core_->accept_session();
+    if (core_->settings_writes() == 0) return;
+    adopt_settings();
+    core_->settings_applied();
+}
+
+// The restorable settings as they are now become the ones apply_settings() applies: what a pool's
+// on_connect set is what every borrower gets back.
+void connection::adopt_settings() {
+    options_.busy_timeout = std::chrono::milliseconds(query_value<std::int64_t>("PRAGMA busy_timeout"));
+    options_.foreign_keys = query_value<std::int64_t>("PRAGMA foreign_keys") != 0;
+    // 0 to 3 are OFF, NORMAL, FULL and EXTRA (https://sqlite.org/pragma.html#pragma_synchronous).
+    if (const auto level = query_value<std::int64_t>("PRAGMA synchronous"); level >= 0 && level <= 3)
+        options_.synchronous = static_cast<synchronous_mode>(level);
+    if (options_.journal != journal_mode::unchanged) {
+        const auto mode = query_value<std::string>("PRAGMA journal_mode");
+        if (const auto known = detail::value_of(detail::journal_mode_names, mode)) options_.journal = *known;
+    }
+    for (auto& [name, value] : options_.pragmas)
+        if (const auto now = query_one<std::string>("PRAGMA " + name)) value = std::get<0>(*now);
 }
 
 std::size_t connection::reset_all_statements() noexcept {

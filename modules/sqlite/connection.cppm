@@ -98,8 +98,9 @@ public:
     // True when a statement left session state restore_settings() cannot undo (see
     // connection_core::session_taints) since the connection opened or accept_session_state().
     [[nodiscard]] bool session_tainted() const noexcept;
-    // Takes the session as it is now as the configured one (after a pool's on_connect, say).
-    void accept_session_state() noexcept;
+    // Takes the session as it is now as the configured one (after a pool's on_connect, say):
+    // restore_settings() then restores the settings as they are now.
+    void accept_session_state();
 
     [[nodiscard]] std::int64_t changes() const;
     [[nodiscard]] std::int64_t last_insert_rowid() const;
@@ -195,6 +196,7 @@ private:
     void create_with_mode() const;
     void apply_defaults();
     void apply_settings();
+    void adopt_settings();
     void pragma(std::string_view name, std::string_view value);
 
     open_options options_;
