@@ -135,7 +135,7 @@ public:
 
 private:
     // Validates `config` before the session source sees it.
-    static const pool_config& checked(const pool_config& config) {
+    static pool_config checked(pool_config config) {
         config.check();
         return config;
     }

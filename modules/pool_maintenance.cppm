@@ -30,10 +30,10 @@ public:
         core.replenish(lock, now);
     }
 
-protected:
+private:
+    friend Core;
     pool_maintenance() = default;
 
-private:
     Core& self() noexcept { return static_cast<Core&>(*this); }
 
     struct idle_sort {

@@ -29,6 +29,7 @@ public:
     void warm_up() {
         Core& core = self();
         std::vector<std::size_t> reserved;
+        reserved.reserve(core.config_.min_connections);
         for (std::size_t i = 0; i < core.config_.min_connections; ++i)
             reserved.push_back(core.slots_.reserve());
         std::size_t opened = 0;
@@ -46,9 +47,12 @@ public:
         for (const std::size_t i : reserved) core.slots_.make_idle(i);
     }
 
-protected:
+private:
+    friend Core;
     // `config` was validated by the core.
     explicit pool_open(const pool_config& config) : source_(config) {}
+
+protected:
     void release_source() noexcept { source_.close(); }
 
     // Opens a connection for slot `i`, which this thread reserved; frees the slot if it fails.
@@ -128,7 +132,7 @@ private:
         s->info.file_inode = opened.object;
         {
             typename Core::lock_type lock(core.mutex_);
-            if (files_.is_current(s->generation)) {
+            if (file_generation::is_current(s->generation)) {
                 files_.opened(opened);
                 source_.opened(s->conn);
             }

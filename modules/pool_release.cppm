@@ -16,9 +16,10 @@ namespace sqlpool::detail {
 // Core derives from pool_release<Core, Slot> and befriends it; it names the members used here.
 template <class Core, class Slot>
 class pool_release {
-protected:
+    friend Core;
     pool_release() = default;
 
+protected:
     // Resets a returned connection and decides whether it stays (`none`) or retires. Inlined by
     // force, as put_back(): clang left it out of line once it moved here, at 15 instructions a return.
     [[gnu::always_inline]] retire_reason judge_return(Slot& s) noexcept {
@@ -105,7 +106,7 @@ protected:
     }
     // Under the lock: slots this thread holds go idle, or close when the pool closed meanwhile.
     template <class Lock>
-    void settle(Lock& lock, std::vector<std::size_t> held) {
+    void settle(Lock& lock, const std::vector<std::size_t>& held) {
         Core& core = self();
         if (core.closed_.load(std::memory_order_relaxed)) {
             lock.unlock();

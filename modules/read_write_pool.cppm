@@ -35,7 +35,7 @@ inline pool_config reader_config(pool_config config) {
     return config;
 }
 
-inline const pool_config& checked(const pool_config& config) {
+inline pool_config checked(pool_config config) {
     config.check();
     return config;
 }

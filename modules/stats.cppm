@@ -59,11 +59,11 @@ enum class stat_kind { gauge, counter, wait };
 
 // One figure of pool_stats as operators see it.
 struct stat_field {
-    const char* key;    // its JSON key, inside `group` when it has one
-    const char* group;  // the JSON object holding it ("closed", "transactions", "wait_ns"), or ""
-    const char* metric; // its Prometheus family; a family's series are listed one after another
-    const char* help;
-    stat_kind kind;
+    const char* key = "";    // its JSON key, inside `group` when it has one
+    const char* group = "";  // the JSON object holding it ("closed", "transactions", "wait_ns"), or ""
+    const char* metric = ""; // its Prometheus family; a family's series are listed one after another
+    const char* help = "";
+    stat_kind kind = stat_kind::gauge;
     const char* label = ""; // the label telling the family's series apart ("reason"), or ""
     const char* label_value = "";
 };
@@ -83,7 +83,7 @@ inline constexpr std::array<retired_field, 6> retired_fields{
 
 struct transaction_field {
     stat_field field;
-    std::uint64_t transaction_counts::* member;
+    std::uint64_t transaction_counts::* member = nullptr;
 };
 inline constexpr std::array<transaction_field, 5> transaction_fields{{
     {{"committed", "transactions", "sqlpool_transactions_total", "Runner transactions, by outcome.",
@@ -105,7 +105,7 @@ inline constexpr std::array<transaction_field, 5> transaction_fields{{
 
 struct wait_field {
     stat_field field;
-    std::chrono::nanoseconds pool_stats::* member;
+    std::chrono::nanoseconds pool_stats::* member = nullptr;
 };
 inline constexpr std::array<wait_field, 3> wait_fields{{
     {{"p50", "wait_ns", "sqlpool_acquire_wait_seconds", "Acquire wait time quantiles.", stat_kind::wait,
@@ -119,8 +119,9 @@ inline constexpr std::array<wait_field, 3> wait_fields{{
 
 // The one list of pool_stats' figures, in export order: calls visit(field, s.member...) for each
 // figure, with that member of every stats object given (one to export, two to merge).
+// visit is called once per figure, so it is never forwarded.
 template <class Visit, class... Stats>
-constexpr void for_each_stat(Visit&& visit, Stats&... s) {
+constexpr void for_each_stat(Visit&& visit, Stats&... s) { // NOLINT(cppcoreguidelines-missing-std-forward)
     using enum stat_kind;
     visit(stat_field{"total", "", "sqlpool_connections", "Open connections, leased or idle.", gauge},
           s.total...);

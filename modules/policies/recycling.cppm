@@ -10,7 +10,8 @@ export namespace sqlpool {
 // What a recycling policy is told when it is asked about one connection.
 struct recycle_context {
     std::chrono::steady_clock::time_point now;
-    const pool_config& config;
+    const pool_config&
+        config; // NOLINT(cppcoreguidelines-avoid-const-or-ref-data-members): a view for one call
     // The connection is idle (asked during maintenance, not on its return) and the pool has more
     // than min_connections open: retiring it for idleness would shrink the pool, not empty a slot.
     bool may_shrink = false;
