@@ -193,3 +193,24 @@ BOOST_AUTO_TEST_CASE(memory_lives_until_the_source_closes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Found while adding journal_size_limit: with an on_connect that sets a pragma, a configured
+// pragma that answers an INTEGER (most do) made every open fail with "read as std::string" when
+// the session's settings were adopted.
+BOOST_AUTO_TEST_CASE(a_configured_integer_pragma_opens_with_an_on_connect_and_outlasts_a_return) {
+    sqlpool_test::temp_dir dir{"source"};
+    sqlpool::pool pool{sqlpool::pool_config{
+        .database = dir.file("p.db"),
+        .pragmas = {{"cache_size", "-2000"}},
+        .max_connections = 1,
+        .background_maintenance = false,
+        .on_connect = [](sqlpool::connection& conn) { conn.exec("PRAGMA busy_timeout = 1234"); }}};
+    {
+        auto lease = pool.acquire();
+        lease->exec("PRAGMA cache_size = 50");
+        lease->exec("PRAGMA busy_timeout = 10");
+    }
+    auto lease = pool.acquire();
+    BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA cache_size") == -2000);
+    BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA busy_timeout") == 1234);
+}

@@ -241,6 +241,21 @@ void connection::accept_session_state() {
     core_->settings_applied();
 }
 
+namespace {
+// What "PRAGMA name" answers, as text whatever its type (most answer an INTEGER), or nothing.
+std::optional<std::string> pragma_text(sqlite3* db, const std::string& name) {
+    sqlite3_stmt* stmt = nullptr;
+    std::optional<std::string> text;
+    if (sqlite3_prepare_v2(db, ("PRAGMA " + name).c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+        if (const auto* value = sqlite3_column_text(stmt, 0); value != nullptr)
+            text = reinterpret_cast<const char*>(value);
+    }
+    sqlite3_finalize(stmt);
+    return text;
+}
+} // namespace
+
 // The restorable settings as they are now become the ones apply_settings() applies: what a pool's
 // on_connect set is what every borrower gets back.
 void connection::adopt_settings() {
@@ -254,7 +269,7 @@ void connection::adopt_settings() {
         if (const auto known = detail::value_of(detail::journal_mode_names, mode)) options_.journal = *known;
     }
     for (auto& [name, value] : options_.pragmas)
-        if (const auto now = query_one<std::string>("PRAGMA " + name)) value = std::get<0>(*now);
+        if (auto now = pragma_text(core().db(), name)) value = std::move(*now);
 }
 
 std::size_t connection::reset_all_statements() noexcept {
