@@ -60,6 +60,20 @@ void check_sizes(const pool_config& config, std::vector<std::string>& problems) 
                            ") exceeds max_connections (" + std::to_string(config.max_connections) + ")");
 }
 
+// The checkpoint manager's sizes, and the pragmas that would take checkpoints from their owner.
+void check_checkpoints(const pool_config& config, std::vector<std::string>& problems) {
+    if (config.wal_soft_limit == 0) problems.emplace_back("wal_soft_limit is 0, must be >= 1 (bytes)");
+    if (config.wal_hard_limit < config.wal_soft_limit)
+        problems.push_back("wal_hard_limit (" + std::to_string(config.wal_hard_limit) +
+                           ") is less than wal_soft_limit (" + std::to_string(config.wal_soft_limit) + ")");
+    const bool autocheckpoint_set = std::ranges::any_of(
+        config.pragmas, [](const auto& pragma) { return pragma.first == "wal_autocheckpoint"; });
+    if (autocheckpoint_set && config.checkpoints != checkpoint_mode::sqlite)
+        problems.push_back(std::string("pragma wal_autocheckpoint is set, but checkpoints=") +
+                           to_string(config.checkpoints) +
+                           " takes automatic checkpoints away from SQLite: set checkpoints=sqlite to use it");
+}
+
 void check_connection_settings(const pool_config& config, std::vector<std::string>& problems) {
     // Written so that NaN fails too. NOLINTNEXTLINE(readability-simplify-boolean-expr)
     if (!(config.max_age_jitter >= 0.0 && config.max_age_jitter <= 1.0))
@@ -139,6 +153,7 @@ std::vector<std::string> pool_config::validate() const {
     detail::check_sizes(*this, problems);
     detail::check_durations(*this, problems);
     detail::check_connection_settings(*this, problems);
+    detail::check_checkpoints(*this, problems);
     detail::check_pragmas_and_limits(*this, problems);
     return problems;
 }

@@ -7,6 +7,7 @@ import :errors;
 import :sqlite;
 import :names;
 import :events;
+import :checkpointer;
 
 namespace sqlpool {
 using namespace std::chrono_literals; // for the defaults below; not exported
@@ -82,6 +83,20 @@ struct pool_config {
     bool background_maintenance = true;
     std::chrono::milliseconds maintenance_interval = 1s;
 
+    // Who checkpoints a WAL database file (see checkpoint_mode). `managed` needs
+    // background_maintenance; without it the pool leaves checkpoints to SQLite.
+    checkpoint_mode checkpoints = checkpoint_mode::managed;
+    // managed: the pool runs PASSIVE checkpoints once the WAL holds this many bytes; a reset WAL
+    // shrinks back to it (journal_size_limit, unless a pragma sets that).
+    std::uint64_t wal_soft_limit = std::uint64_t{4} << 20;
+    // managed: the WAL's cap. From 3/4 of it new transactions of every pool on the file wait (up
+    // to reader_gap) while a TRUNCATE checkpoint resets the WAL, and writers wait at their commit
+    // until it did; only a transaction bigger than a quarter of the cap can pass it.
+    std::uint64_t wal_hard_limit = std::uint64_t{16} << 20;
+    // managed: how long new transactions may be held for one checkpoint, and how long it waits
+    // for the readers already in the WAL.
+    std::chrono::milliseconds reader_gap = 200ms;
+
     // Runs on every new connection after sqlpool's defaults, before it is first handed out.
     std::function<void(connection&)> on_connect;
 
@@ -146,7 +161,7 @@ struct duration_rule {
     std::chrono::milliseconds max;
 };
 
-inline constexpr std::array<duration_rule, 8> duration_rules{{
+inline constexpr std::array<duration_rule, 9> duration_rules{{
     {"acquire_timeout", &pool_config::acquire_timeout, false, pool_config::max_duration},
     {"connection_max_age", &pool_config::connection_max_age, false, pool_config::max_duration},
     {"idle_timeout", &pool_config::idle_timeout, false, pool_config::max_duration},
@@ -155,6 +170,7 @@ inline constexpr std::array<duration_rule, 8> duration_rules{{
     {"maintenance_interval", &pool_config::maintenance_interval, false, pool_config::max_duration},
     {"busy_timeout", &pool_config::busy_timeout, true, pool_config::max_busy_timeout},
     {"close_timeout", &pool_config::close_timeout, true, pool_config::max_duration},
+    {"reader_gap", &pool_config::reader_gap, false, pool_config::max_busy_timeout},
 }};
 
 inline constexpr unsigned max_file_mode = 0777;

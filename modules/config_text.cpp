@@ -173,6 +173,10 @@ const std::vector<config_field>& config_fields() {
         duration_field(&pool_config::close_timeout),
         bool_field("background_maintenance", &pool_config::background_maintenance),
         duration_field(&pool_config::maintenance_interval),
+        enum_field("checkpoints", &pool_config::checkpoints, checkpoint_mode_names),
+        count_field("wal_soft_limit", &pool_config::wal_soft_limit),
+        count_field("wal_hard_limit", &pool_config::wal_hard_limit),
+        duration_field(&pool_config::reader_gap),
     };
     return fields;
 }

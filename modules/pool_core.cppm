@@ -280,6 +280,7 @@ private:
         s.wait_p50 = waits.quantile(0.50);
         s.wait_p99 = waits.quantile(0.99);
         s.wait_max = waits.max();
+        this->report_source(s);
         return s;
     }
 

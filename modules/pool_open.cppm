@@ -8,6 +8,7 @@ import :errors;
 import :session;
 import :config;
 import :connection_info;
+import :stats;
 import :events;
 import :lease;
 import :file_generation;
@@ -54,6 +55,7 @@ private:
 
 protected:
     void release_source() noexcept { source_.close(); }
+    void report_source(pool_stats& stats) const noexcept { source_.report(stats); }
 
     // Opens a connection for slot `i`, which this thread reserved; frees the slot if it fails.
     slot_ptr open_reserved(std::size_t i) {

@@ -5,6 +5,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:session;
 import :names;
+import :stats;
 
 export namespace sqlpool {
 
@@ -57,15 +58,18 @@ concept session = std::move_constructible<S> && std::destructible<S> &&
 //   opened(s)       a session opened (the first one tells where the database really is)
 //   close()         lets go of what the source holds for its sessions (an in-memory database)
 //   describe()      the database, for messages
+//   report(stats)   adds what the source itself counts (a checkpoint manager's figures) to a
+//                   pool's stats
 template <class Src, class Config>
 concept session_source = session<typename Src::session_type> && std::constructible_from<Src, const Config&> &&
                          requires(Src& src, const Src& csrc, const typename Src::session_type& opened,
-                                  typename Src::session_type::level_type level) {
+                                  typename Src::session_type::level_type level, pool_stats& stats) {
                              { src.open(level) } -> std::same_as<typename Src::session_type>;
                              { csrc.identity_now() } noexcept -> std::same_as<session_identity>;
                              src.opened(opened);
                              { src.close() } noexcept;
                              { csrc.describe() } -> std::convertible_to<std::string_view>;
+                             { csrc.report(stats) } noexcept;
                          };
 
 } // namespace sqlpool

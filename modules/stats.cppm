@@ -28,6 +28,17 @@ struct transaction_counts {
     std::uint64_t busy_surfaced = 0; // busy errors that reached the caller
 };
 
+// What a pool's checkpoint manager saw and did (pool_config::checkpoints); all zero for pools
+// that do not manage checkpoints. Its fields are listed once, in detail::wal_fields.
+struct wal_counts {
+    std::uint64_t bytes = 0;         // the WAL file's size at the last checkpoint round
+    std::uint64_t frames_behind = 0; // WAL frames not yet copied into the database after it
+    std::uint64_t passive = 0;       // PASSIVE checkpoints run
+    std::uint64_t truncate = 0;      // TRUNCATE checkpoints that reset the WAL (past wal_hard_limit)
+    std::uint64_t reader_gaps = 0;   // times new transactions were held for one
+    std::uint64_t starved = 0;       // escalations that readers still kept from resetting the WAL
+};
+
 // Its fields are listed once, in detail::for_each_stat, which merging and the exports read.
 struct pool_stats {
     std::size_t total = 0; // open connections, leased or idle
@@ -44,6 +55,7 @@ struct pool_stats {
     std::uint64_t failed_health_checks = 0;
     std::uint64_t listener_errors = 0; // exceptions a pool_listener threw (and the pool swallowed)
     transaction_counts transactions;
+    wal_counts wal;
     std::chrono::nanoseconds wait_p50{};
     std::chrono::nanoseconds wait_p99{};
     std::chrono::nanoseconds wait_max{};
@@ -103,6 +115,30 @@ inline constexpr std::array<transaction_field, 5> transaction_fields{{
      &transaction_counts::busy_surfaced},
 }};
 
+struct wal_field {
+    stat_field field;
+    std::uint64_t wal_counts::* member = nullptr;
+};
+inline constexpr std::array<wal_field, 6> wal_fields{{
+    {{"bytes", "wal", "sqlpool_wal_bytes", "The WAL file's size at the last checkpoint round.",
+      stat_kind::gauge},
+     &wal_counts::bytes},
+    {{"frames_behind", "wal", "sqlpool_wal_frames_behind", "WAL frames not yet checkpointed.",
+      stat_kind::gauge},
+     &wal_counts::frames_behind},
+    {{"passive", "wal", "sqlpool_checkpoints_total", "Checkpoints run by the pool, by mode.",
+      stat_kind::counter, "mode", "passive"},
+     &wal_counts::passive},
+    {{"truncate", "wal", "sqlpool_checkpoints_total", "", stat_kind::counter, "mode", "truncate"},
+     &wal_counts::truncate},
+    {{"reader_gaps", "wal", "sqlpool_reader_gaps_total", "Times new transactions were held for a checkpoint.",
+      stat_kind::counter},
+     &wal_counts::reader_gaps},
+    {{"starved", "wal", "sqlpool_wal_starved_total",
+      "Escalated checkpoints that readers kept from resetting the WAL.", stat_kind::counter},
+     &wal_counts::starved},
+}};
+
 struct wait_field {
     stat_field field;
     std::chrono::nanoseconds pool_stats::* member = nullptr;
@@ -155,6 +191,7 @@ constexpr void for_each_stat(Visit&& visit, Stats&... s) { // NOLINT(cppcoreguid
                      "Exceptions thrown by the pool listener.", counter},
           s.listener_errors...);
     for (const auto& [field, member] : transaction_fields) visit(field, (s.transactions.*member)...);
+    for (const auto& [field, member] : wal_fields) visit(field, (s.wal.*member)...);
     for (const auto& [field, member] : wait_fields) visit(field, (s.*member)...);
 }
 

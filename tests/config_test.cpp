@@ -85,6 +85,10 @@ BOOST_AUTO_TEST_CASE(documented_defaults) {
     BOOST_TEST(config.close_timeout.count() == std::chrono::milliseconds(30s).count());
     BOOST_TEST(config.background_maintenance);
     BOOST_TEST(config.maintenance_interval.count() == std::chrono::milliseconds(1s).count());
+    BOOST_TEST(std::string(sqlpool::to_string(config.checkpoints)) == "managed");
+    BOOST_TEST(config.wal_soft_limit == 4u << 20);
+    BOOST_TEST(config.wal_hard_limit == 16u << 20);
+    BOOST_TEST(config.reader_gap.count() == 200);
     BOOST_TEST(!config.on_connect);
 }
 
@@ -143,6 +147,7 @@ BOOST_AUTO_TEST_CASE(every_duration_must_be_positive) {
         {"health_check_interval", &sqlpool::pool_config::health_check_interval},
         {"transaction_timeout", &sqlpool::pool_config::transaction_timeout},
         {"maintenance_interval", &sqlpool::pool_config::maintenance_interval},
+        {"reader_gap", &sqlpool::pool_config::reader_gap},
     };
     for (const auto& [name, member] : fields) {
         BOOST_TEST_CONTEXT(name) {
@@ -182,6 +187,24 @@ BOOST_AUTO_TEST_CASE(acquire_timeout_not_longer_than_busy_timeout) {
     config.acquire_timeout = 1s;
     expect_single_problem(config, "acquire_timeout (1000ms) must be longer than busy_timeout (2000ms)");
     config.acquire_timeout = 2001ms;
+    BOOST_TEST(config.validate().empty());
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_limits_and_the_pragma_they_own) {
+    auto config = valid();
+    config.wal_soft_limit = 0;
+    expect_single_problem(config, "wal_soft_limit is 0, must be >= 1 (bytes)");
+    config.wal_soft_limit = 2048;
+    config.wal_hard_limit = 1024;
+    expect_single_problem(config, "wal_hard_limit (1024) is less than wal_soft_limit (2048)");
+    config.wal_hard_limit = 2048;
+    BOOST_TEST(config.validate().empty());
+    config.pragmas = {{"wal_autocheckpoint", "500"}};
+    expect_single_problem(config, "pragma wal_autocheckpoint is set, but checkpoints=managed takes automatic "
+                                  "checkpoints away from SQLite: set checkpoints=sqlite to use it");
+    config.checkpoints = sqlpool::checkpoint_mode::external;
+    BOOST_TEST(config.validate().size() == 1u);
+    config.checkpoints = sqlpool::checkpoint_mode::sqlite;
     BOOST_TEST(config.validate().empty());
 }
 

@@ -108,6 +108,7 @@ public:
     }
     void opened(const fake_session&) {}
     void close() noexcept {}
+    void report(sqlpool::pool_stats& /*stats*/) const noexcept {}
     [[nodiscard]] const std::string& describe() const noexcept { return name_; }
 
 private:

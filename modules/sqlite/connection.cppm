@@ -23,6 +23,7 @@ export namespace sqlpool {
 template <column_type... Ts>
 class query_range;
 class transaction;
+class sqlite_source;
 
 // One SQLite connection. Used by one thread at a time: it is opened with SQLITE_OPEN_NOMUTEX
 // ("multi-thread" mode, https://sqlite.org/threadsafe.html), and the pool guarantees exclusivity.
@@ -179,6 +180,7 @@ private:
 
     template <column_type... Ts>
     friend class query_range;
+    friend class sqlite_source; // attaches its checkpointer's hook and reader gate
 
     static void check_columns(const statement& stmt, int columns, std::string_view sql) {
         if (stmt.column_count() != columns)

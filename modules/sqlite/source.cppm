@@ -10,6 +10,9 @@ import :session;
 import :open_options;
 import :connection;
 import :config;
+import :stats;
+import :reader_gate;
+import :checkpointer;
 import :lease;
 
 namespace sqlpool::detail {
@@ -52,7 +55,13 @@ public:
         : options_(config.connection_options()), on_connect_(config.on_connect), database_(config.database) {
         options_.path = detail::resolve_database(config.database);
         if (options_.path != config.database) keeper_.emplace(options_); // keeps the in-memory database alive
+        if (!is_memory_path(options_.path)) manage_checkpoints(config);
     }
+    sqlite_source(const sqlite_source&) = delete;
+    sqlite_source& operator=(const sqlite_source&) = delete;
+    sqlite_source(sqlite_source&&) = delete;
+    sqlite_source& operator=(sqlite_source&&) = delete;
+    ~sqlite_source() = default;
 
     // A new connection with `level` as its default; what the config's on_connect sets up is the
     // session every borrower gets back.
@@ -61,6 +70,8 @@ public:
         conn.set_default_isolation(level);
         run_on_connect(conn);
         conn.accept_session_state();
+        if (gate_) conn.core().set_reader_gate(gate_);
+        if (checkpointer_) checkpointer_->watch(conn.core().db());
         return conn;
     }
 
@@ -87,11 +98,44 @@ public:
         if (file_ != name) file_ = name;
     }
 
-    void close() noexcept { keeper_.reset(); }
+    void close() noexcept {
+        if (checkpointer_) checkpointer_->stop();
+        keeper_.reset();
+    }
+    // The checkpoint manager's figures, when it runs.
+    void report(pool_stats& stats) const noexcept {
+        if (!checkpointer_) return;
+        stats.wal = checkpointer_->counts();
+        stats.listener_errors += checkpointer_->listener_errors();
+    }
 
     [[nodiscard]] const std::string& describe() const noexcept { return database_; }
 
 private:
+    // What checkpoints need on a file database: every pool on the file shares its reader gate;
+    // `external` turns SQLite's automatic checkpoints off; `managed` starts a checkpointer in a
+    // pool that writes, and sets journal_size_limit (unless configured) so that a reset WAL gives
+    // its disk space back (https://sqlite.org/pragma.html#pragma_journal_size_limit). Without
+    // background maintenance (no threads of the pool's own) `managed` leaves it to SQLite.
+    void manage_checkpoints(const pool_config& config) {
+        gate_ = detail::gate_for(options_.path);
+        if (config.checkpoints == checkpoint_mode::external)
+            options_.pragmas.emplace_back("wal_autocheckpoint", "0");
+        if (config.checkpoints != checkpoint_mode::managed || !config.background_maintenance) return;
+        if (std::ranges::find(options_.pragmas, "journal_size_limit",
+                              [](const auto& p) { return p.first; }) == options_.pragmas.end())
+            options_.pragmas.insert(options_.pragmas.begin(),
+                                    {"journal_size_limit", std::to_string(config.wal_soft_limit)});
+        if (config.mode == open_mode::read_only) return;
+        checkpointer_ = std::make_unique<detail::checkpointer>(
+            options_,
+            detail::checkpoint_limits{.soft = config.wal_soft_limit,
+                                      .hard = config.wal_hard_limit,
+                                      .reader_gap = config.reader_gap,
+                                      .interval = config.maintenance_interval},
+            gate_, config.listener.get());
+    }
+
     // The user's on_connect; what it throws reaches the caller as a sqlpool::error.
     void run_on_connect(connection& conn) const {
         if (!on_connect_) return;
@@ -111,6 +155,8 @@ private:
     mutable std::mutex file_mutex_; // identity_now() runs outside the pool's lock
     std::string file_;              // the main database file as connections resolved it
     std::optional<connection> keeper_;
+    std::shared_ptr<detail::reader_gate> gate_;          // file databases
+    std::unique_ptr<detail::checkpointer> checkpointer_; // managed checkpoints in a writing pool
 };
 
 // Exclusive use of one pooled SQLite connection (see basic_lease).

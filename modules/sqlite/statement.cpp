@@ -114,6 +114,14 @@ statement connection_core::prepare_fresh(std::string_view sql, bool& is_script) 
     return statement(this, stmt, &lru_.front());
 }
 
+void connection_core::wait_at_gate() const {
+    if (sqlite3_get_autocommit(db_) == 0) return;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db_, nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(db_, stmt))
+        if (sqlite3_stmt_busy(stmt) != 0) return;
+    gate_->wait();
+}
+
 void connection_core::close() noexcept {
     for (auto& entry : lru_) sqlite3_finalize(entry.stmt);
     index_.clear();

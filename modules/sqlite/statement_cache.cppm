@@ -7,6 +7,7 @@ import :errors;
 import :values;
 import :file_watch;
 import :statement;
+import :reader_gate;
 
 namespace sqlpool::detail {
 
@@ -80,6 +81,8 @@ public:
     statement checkout(std::string_view sql, bool& is_script) {
         is_script = false;
         touched_ = true;
+        if (gate_ != nullptr && gate_->held()) [[unlikely]]
+            wait_at_gate();
         if (auto found = index_.find(sql); found != index_.end() && !found->second->checked_out) {
             ++stats_.hits;
             lru_.splice(lru_.begin(), lru_, found->second);
@@ -111,6 +114,8 @@ public:
     [[nodiscard]] inline bool touched() const noexcept { return touched_ || handle_escaped_; }
     inline void mark_clean() noexcept { touched_ = false; }
     [[nodiscard]] bool escaped() const noexcept { return handle_escaped_; }
+    // The reader gate of this connection's database file (see :reader_gate), or none.
+    void set_reader_gate(std::shared_ptr<const reader_gate> gate) noexcept { gate_ = std::move(gate); }
 
     [[nodiscard]] statement_cache_stats stats() const noexcept {
         statement_cache_stats result = stats_;
@@ -134,6 +139,9 @@ private:
     // Evicts the least recently used idle statement when the cache is full. False when every
     // cached statement is checked out, so the new one cannot be cached.
     bool make_room() noexcept;
+    // Waits out a held reader gate when a statement would start a new transaction: none is open
+    // and no statement is mid-step. One in a transaction goes on, or the checkpoint would wait for it.
+    void wait_at_gate() const;
 
     sqlite3* db_;
     file_watch watch_;
@@ -150,6 +158,7 @@ private:
     std::unordered_map<std::string_view, std::list<cache_entry>::iterator, transparent_hash, std::equal_to<>>
         index_;
     statement_cache_stats stats_;
+    std::shared_ptr<const reader_gate> gate_;
 };
 
 } // namespace sqlpool::detail

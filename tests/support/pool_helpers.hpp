@@ -1,7 +1,8 @@
 // Shared by the tests of the pool's partitions (pool, pool_open, pool_return, pool_maintenance,
 // pool_waiters, pool_slots, pool_core), which all go through the public pool: a small config and a
-// fixture with a fresh database path, bounded polling, the stats' conservation law, a health policy
-// the test switches while the pool runs, and pool types with a manual clock or use-count recycling.
+// fixture with a fresh database path, a WAL file's size, bounded polling, the stats' conservation law, a
+// health policy the test switches while the pool runs, and pool types with a manual clock or use-count
+// recycling.
 //
 // It imports sqlpool, so a test file includes it after every other header: in an importer every
 // #include comes before `import sqlpool;`.
@@ -13,9 +14,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "manual_clock.hpp"
@@ -34,6 +37,25 @@ inline sqlpool::pool_config small_config(const std::string& path, std::size_t mi
                                 .max_connections = max,
                                 .acquire_timeout = 3s,
                                 .background_maintenance = false};
+}
+
+// A pool that manages checkpoints with small limits (64 KiB soft, a 256 KiB cap) and rounds
+// every 20 ms, for the checkpointer and reader gate tests.
+inline sqlpool::pool_config small_wal_config(const std::string& path, std::chrono::milliseconds reader_gap) {
+    using namespace std::chrono_literals;
+    return sqlpool::pool_config{.database = path,
+                                .max_connections = 6,
+                                .maintenance_interval = 20ms,
+                                .wal_soft_limit = 64 * 1024,
+                                .wal_hard_limit = 256 * 1024,
+                                .reader_gap = reader_gap};
+}
+
+// The size of the WAL file of the database at `path`, 0 when there is none.
+inline std::uint64_t wal_size(const std::string& path) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path + "-wal", ec);
+    return ec ? 0 : static_cast<std::uint64_t>(size);
 }
 
 // A fresh directory and a database path in it, for each test case.

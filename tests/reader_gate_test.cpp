@@ -1,0 +1,107 @@
+// reader_gate: the reader gap of a WAL checkpoint — shared by every pool on one file (a
+// read_write_pool's readers are held by its writer's checkpointer), and always ending by itself,
+// so that a reader that never finishes cannot stall the others. The partition is internal; these
+// tests go through pools on real files with real threads.
+#define BOOST_TEST_MODULE reader_gate
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/pool_helpers.hpp"
+
+import sqlpool;
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using sqlpool_test::eventually;
+using sqlpool_test::small_wal_config;
+using sqlpool_test::wal_size;
+
+// Readers on `pool` whose transactions overlap (each ~2 ms, started 1 ms apart) until stopped.
+template <class Pool>
+class overlapping_readers {
+public:
+    explicit overlapping_readers(Pool& pool) {
+        for (int r = 0; r < 3; ++r)
+            threads_.emplace_back([this, &pool, r] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(r));
+                while (!stop_.load()) {
+                    pool.read([](sqlpool::connection& c) {
+                        (void)c.query_value<std::int64_t>("SELECT count(*) FROM items");
+                        std::this_thread::sleep_for(2ms);
+                    });
+                    ++reads_;
+                }
+            });
+    }
+    overlapping_readers(const overlapping_readers&) = delete;
+    overlapping_readers& operator=(const overlapping_readers&) = delete;
+    ~overlapping_readers() { stop(); }
+    void stop() {
+        stop_ = true;
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    [[nodiscard]] std::uint64_t reads() const { return reads_.load(); }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::uint64_t> reads_{0};
+    std::vector<std::thread> threads_;
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(reader_gate, sqlpool_test::pool_fixture)
+
+// The readers are a pool of their own: unless the writer's checkpointer holds them too, some
+// reader is always in the WAL and it is never reset.
+BOOST_AUTO_TEST_CASE(the_readers_of_a_read_write_pool_are_held_by_its_writers_checkpoints) {
+    sqlpool::read_write_pool pool(small_wal_config(path, 100ms));
+    pool.write(
+        [](sqlpool::connection& c) { c.exec("CREATE TABLE items(id INTEGER PRIMARY KEY, payload BLOB)"); });
+    overlapping_readers readers(pool);
+    std::uint64_t largest = 0;
+    for (int i = 0; i < 1500; ++i) { // about 6 MiB of pages through a 256 KiB cap
+        pool.write(
+            [](sqlpool::connection& c) { c.exec("INSERT INTO items(payload) VALUES (randomblob(1024))"); });
+        largest = std::max(largest, wal_size(path));
+    }
+    readers.stop();
+    BOOST_TEST(readers.reads() > 0u);
+    BOOST_TEST(largest <= pool.config().wal_hard_limit);
+    BOOST_TEST(pool.stats().wal.truncate > 0u);
+}
+
+// A snapshot held for good starves the WAL; the other readers are held a reader_gap at a time,
+// never for good.
+BOOST_AUTO_TEST_CASE(a_gap_ends_by_itself_when_a_reader_never_finishes) {
+    sqlpool::pool pool(small_wal_config(path, 100ms));
+    pool.write(
+        [](sqlpool::connection& c) { c.exec("CREATE TABLE items(id INTEGER PRIMARY KEY, payload BLOB)"); });
+    std::optional<sqlpool::lease> stuck = pool.acquire();
+    sqlpool::transaction snapshot = (*stuck)->begin(sqlpool::isolation_level::deferred);
+    (void)(*stuck)->query_value<std::int64_t>("SELECT count(*) FROM items");
+    for (int i = 0; i < 400; ++i)
+        pool.write(
+            [](sqlpool::connection& c) { c.exec("INSERT INTO items(payload) VALUES (randomblob(1024))"); });
+    BOOST_TEST(eventually([&] { return pool.stats().wal.starved >= 2; })); // two escalations failed
+    overlapping_readers readers(pool);
+    const std::uint64_t gaps = pool.stats().wal.reader_gaps;
+    BOOST_TEST(
+        eventually([&] { return pool.stats().wal.reader_gaps >= gaps + 2; })); // more gaps came and went
+    const std::uint64_t reads = readers.reads();
+    BOOST_TEST(eventually([&] { return readers.reads() > reads + 10; })); // and the readers went on
+    readers.stop();
+    snapshot.commit();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
