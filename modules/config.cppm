@@ -96,6 +96,12 @@ struct pool_config {
     // managed: how long new transactions may be held for one checkpoint, and how long it waits
     // for the readers already in the WAL.
     std::chrono::milliseconds reader_gap = 200ms;
+    // PRAGMA optimize as SQLite recommends for long-lived connections
+    // (https://sqlite.org/pragma.html#pragma_optimize): with analysis_limit=400 (unless a pragma
+    // sets it), optimize=0x10002 when a connection opens, and optimize when it closes. Connections
+    // retire after connection_max_age, so a long-running pool runs it about that often. File
+    // databases a pool may write only.
+    bool optimize = true;
 
     // Runs on every new connection after sqlpool's defaults, before it is first handed out.
     std::function<void(connection&)> on_connect;

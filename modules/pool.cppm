@@ -19,6 +19,7 @@ import :health;
 import :recycling;
 import :isolation;
 import :transaction;
+import :fork_guard;
 
 export namespace sqlpool {
 
@@ -57,10 +58,7 @@ public:
     // database that cannot be opened fails here (with min_connections = 0, on the first acquire).
     explicit basic_pool(pool_config config, Health health = {}, Recycling recycling = {}, Clock clock = {})
         : core_(start_core(std::move(config), std::move(health), std::move(recycling), std::move(clock))) {
-        if constexpr (locking_traits<Locking>::concurrent) {
-            if (core_->config().background_maintenance)
-                maintenance_ = std::thread([this] { run_maintenance(); });
-        }
+        start_maintenance();
     }
 
     basic_pool(const basic_pool&) = delete;
@@ -77,13 +75,13 @@ public:
     // pool_closed_error once the pool is closed.
     [[nodiscard]] lease acquire() { return acquire(core_->config().acquire_timeout); }
     [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) {
-        return core_->acquire(core_, timeout, true);
+        return live_core()->acquire(core_, timeout, true);
     }
 
     // Like acquire(), but std::nullopt instead of timeout_error.
     [[nodiscard]] std::optional<lease>
     try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
-        lease got = core_->acquire(core_, timeout, false);
+        lease got = live_core()->acquire(core_, timeout, false);
         if (!got) return std::nullopt;
         return got;
     }
@@ -100,7 +98,7 @@ public:
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(); }, core_->listener_sink(),
+        return detail::run_transaction([&] { return acquire(); }, live_core()->listener_sink(),
                                        Isolation::write_level, core_->config().transaction_timeout,
                                        tx_counts_, fn);
     }
@@ -110,14 +108,14 @@ public:
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(); }, core_->listener_sink(),
+        return detail::run_transaction([&] { return acquire(); }, live_core()->listener_sink(),
                                        isolation_level::deferred, core_->config().transaction_timeout,
                                        tx_counts_, fn);
     }
 
     // Every count of the pool.
     [[nodiscard]] pool_stats stats() const {
-        pool_stats s = core_->stats();
+        pool_stats s = live_core()->stats();
         s.transactions.committed = tx_counts_.committed.load(std::memory_order_relaxed);
         s.transactions.rolled_back = tx_counts_.rolled_back.load(std::memory_order_relaxed);
         s.transactions.retried = tx_counts_.retried.load(std::memory_order_relaxed);
@@ -128,12 +126,13 @@ public:
 
     // One round of maintenance at the pool clock's now (or `now`): retire, check, replenish.
     void maintain() { maintain(core_->clock().now()); }
-    void maintain(std::chrono::steady_clock::time_point now) { core_->maintain(now); }
+    void maintain(std::chrono::steady_clock::time_point now) { live_core()->maintain(now); }
 
     // Stops maintenance, refuses new acquires, and closes every connection, waiting up to
     // close_timeout (or `timeout`) for leases. True when every connection is closed.
     bool close() { return close(core_->config().close_timeout); }
     bool close(std::chrono::nanoseconds timeout) {
+        (void)live_core();
         stop_maintenance();
         return core_->close(timeout);
     }
@@ -158,15 +157,31 @@ private:
         return core;
     }
 
-    void run_maintenance() {
-        std::unique_lock lock(maintenance_mutex_);
-        while (!stopping_) {
-            maintenance_wakeup_.wait_for(lock, core_->config().maintenance_interval,
-                                         [this] { return stopping_; });
-            if (stopping_) break;
+    // The maintenance thread and what it waits on, replaced as a whole in a forked child.
+    struct maintenance_loop {
+        std::mutex mutex;
+        std::condition_variable wakeup;
+        bool stopping = false;
+        std::thread thread;
+    };
+
+    void start_maintenance() const {
+        if constexpr (locking_traits<Locking>::concurrent) {
+            if (!core_->config().background_maintenance) return;
+            maintenance_ = std::make_unique<maintenance_loop>();
+            maintenance_->thread = std::thread([this, &loop = *maintenance_] { run_maintenance(loop); });
+        }
+    }
+
+    void run_maintenance(maintenance_loop& loop) const {
+        std::unique_lock lock(loop.mutex);
+        while (!loop.stopping) {
+            loop.wakeup.wait_for(lock, core_->config().maintenance_interval,
+                                 [&loop] { return loop.stopping; });
+            if (loop.stopping) break;
             lock.unlock();
             try {
-                maintain();
+                core_->maintain(core_->clock().now());
             } catch (...) {
                 // Deliberately ignored: maintenance failures are counted in stats (open_failures);
                 // the next round retries.
@@ -176,20 +191,41 @@ private:
     }
 
     void stop_maintenance() {
+        if (!maintenance_) return;
         {
-            std::lock_guard lock(maintenance_mutex_);
-            stopping_ = true;
+            const std::lock_guard lock(maintenance_->mutex);
+            maintenance_->stopping = true;
         }
-        maintenance_wakeup_.notify_all();
-        if (maintenance_.joinable()) maintenance_.join();
+        maintenance_->wakeup.notify_all();
+        if (maintenance_->thread.joinable()) maintenance_->thread.join();
     }
 
-    std::shared_ptr<core_type> core_;
+    // The core of this process. In a child that fork() created, the first call leaves the
+    // parent's core, connections and maintenance thread behind (neither used nor closed:
+    // https://sqlite.org/howtocorrupt.html#fork) and goes on with a new core that opens
+    // connections of its own.
+    const std::shared_ptr<core_type>& live_core() const {
+        if (detail::forked_since(born_.load(std::memory_order_acquire))) [[unlikely]]
+            restart_after_fork();
+        return core_;
+    }
+
+    void restart_after_fork() const {
+        const std::lock_guard lock(fork_mutex_);
+        if (!detail::forked_since(born_.load(std::memory_order_relaxed))) return; // another thread did
+        auto fresh = std::make_shared<core_type>(core_->config(), core_->health(), core_->recycling(),
+                                                 core_->clock()); // opens nothing until it is used
+        detail::leave_behind(std::move(core_), std::move(maintenance_));
+        core_ = std::move(fresh);
+        start_maintenance();
+        born_.store(detail::fork_generation_now(), std::memory_order_release);
+    }
+
+    mutable std::shared_ptr<core_type> core_;
     detail::transaction_counters tx_counts_;
-    std::mutex maintenance_mutex_;
-    std::condition_variable maintenance_wakeup_;
-    bool stopping_ = false;
-    std::thread maintenance_;
+    mutable std::unique_ptr<maintenance_loop> maintenance_;
+    mutable std::atomic<std::uint64_t> born_{detail::fork_generation_now()}; // the process core_ belongs to
+    mutable std::mutex fork_mutex_;
 };
 
 using pool = basic_pool<>;

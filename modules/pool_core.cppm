@@ -20,6 +20,7 @@ import :pool_return;
 import :pool_release;
 import :pool_open;
 import :pool_maintenance;
+import :fork_guard;
 import :locking;
 import :queue;
 import :health;
@@ -88,6 +89,8 @@ public:
     }
 
     void give_back(slot* leased) noexcept override {
+        if (detail::forked_since(born_)) [[unlikely]]
+            return; // a lease taken before fork() came back in the child: leave its session alone
         // The hot-path events capture what they report, not the locals: a local captured by
         // reference would have to live in memory even when no listener is set.
         notify([&info = leased->info](pool_listener& listener) { listener.on_release(info); });
@@ -293,6 +296,7 @@ private:
     waiters_type waiters_;            // under mutex_ (but waiting())
     condition_type drained_;          // signalled when the pool closed and a slot came free
     std::atomic<bool> closed_{false}; // set under mutex_
+    std::uint64_t born_ = detail::fork_generation_now();
     detail::pool_counters counts_;
 };
 

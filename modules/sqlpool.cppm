@@ -11,6 +11,7 @@ export import :connection_info;
 export import :stats;
 export import :metrics;
 export import :lease;
+export import :fork_guard;  // no exported names: every interface partition must be reachable
 export import :reader_gate; // no exported names: every interface partition must be reachable
 export import :checkpointer;
 export import :sqlite_source;

@@ -89,6 +89,7 @@ BOOST_AUTO_TEST_CASE(documented_defaults) {
     BOOST_TEST(config.wal_soft_limit == 4u << 20);
     BOOST_TEST(config.wal_hard_limit == 16u << 20);
     BOOST_TEST(config.reader_gap.count() == 200);
+    BOOST_TEST(config.optimize);
     BOOST_TEST(!config.on_connect);
 }
 

@@ -6,8 +6,15 @@
 #define BOOST_TEST_MODULE pool
 #include <boost/test/unit_test.hpp>
 
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -23,6 +30,37 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 using sqlpool_test::small_config;
+
+// Connections closed in a process other than the one that opened them (SQLITE_TRACE_CLOSE, whose
+// context is the opener's pid): what a forked child must never do.
+std::atomic<int> foreign_closes{0};
+int on_trace(unsigned /*event*/, void* opener, void* /*db*/, void* /*unused*/) {
+    if (static_cast<pid_t>(reinterpret_cast<std::intptr_t>(opener)) != ::getpid()) ++foreign_closes;
+    return 0;
+}
+
+// What the child does with the pool it inherited; its exit status says what went wrong.
+template <class Pool>
+int use_pool_in_child(Pool& pool, sqlpool::lease& inherited) {
+    try {
+        (void)inherited->query_value<std::int64_t>("SELECT 1");
+        return 10; // the parent's connection was used
+    } catch (const sqlpool::misuse_error&) {
+    }
+    try {
+        pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(tag) VALUES ('child')"); });
+        if (pool.read([](sqlpool::connection& c) {
+                return c.query_value<std::int64_t>("SELECT count(*) FROM items");
+            }) < 1)
+            return 11;
+        inherited.release(); // back to the parent's core: left alone
+        if (pool.stats().created < 1) return 12;
+        if (!pool.close()) return 13;
+    } catch (...) {
+        return 14;
+    }
+    return foreign_closes.load() == 0 ? 0 : 15;
+}
 
 } // namespace
 
@@ -167,6 +205,54 @@ BOOST_AUTO_TEST_CASE(coarse_clock_is_on_the_steady_clock_timeline) {
         BOOST_TEST_REQUIRE((precise - coarse < 1s)); // a tick is 1 to 10 ms
     }
     static_assert(std::is_same_v<sqlpool::pool::clock_type, sqlpool::coarse_steady_clock>);
+}
+
+// A child that fork() creates neither uses nor closes the connections it inherited: a lease
+// taken before the fork refuses to run, the pool opens connections of its own, and the parent's
+// go on working (https://sqlite.org/howtocorrupt.html#fork). Another thread of the parent holds a
+// lease when it forks; it is outside SQLite at that moment, as POSIX asks of a threaded program
+// that forks (SQLite's own global mutexes are not fork-safe). No maintenance thread: the child
+// would start one, which ThreadSanitizer does not allow.
+BOOST_AUTO_TEST_CASE(a_forked_child_leaves_the_parents_connections_alone) {
+    sqlpool::pool pool{sqlpool::pool_config{
+        .database = path,
+        .min_connections = 2,
+        .max_connections = 4,
+        .background_maintenance = false,
+        .on_connect = [](sqlpool::connection& c) {
+            sqlite3_trace_v2(c.native_handle(), SQLITE_TRACE_CLOSE, &on_trace,
+                             reinterpret_cast<void*>(static_cast<std::intptr_t>(::getpid())));
+        }}};
+    pool.write(
+        [](sqlpool::connection& c) { c.exec("CREATE TABLE items(id INTEGER PRIMARY KEY, tag TEXT)"); });
+    std::atomic<int> phase{0}; // 0 run, 1 pause asked, 2 paused holding a lease, 3 stop
+    std::thread busy([&] {
+        while (phase.load() != 3) {
+            auto lease = pool.acquire();
+            lease->exec("INSERT INTO items(tag) VALUES ('parent')");
+            int asked = 1;
+            if (phase.compare_exchange_strong(asked, 2))
+                while (phase.load() == 2) std::this_thread::sleep_for(1ms);
+        }
+    });
+    std::optional<sqlpool::lease> inherited = pool.acquire();
+    phase = 1;
+    BOOST_REQUIRE(sqlpool_test::eventually([&] { return phase.load() == 2; }));
+    const pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) ::_exit(use_pool_in_child(pool, *inherited));
+    phase = 3;
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_TEST(WIFEXITED(status),
+               "the child was killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    if (WIFEXITED(status)) BOOST_TEST(WEXITSTATUS(status) == 0);
+    busy.join();
+    BOOST_TEST((*inherited)->query_value<std::int64_t>("SELECT count(*) FROM items WHERE tag = 'child'") ==
+               1);
+    inherited.reset();
+    pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(tag) VALUES ('after')"); });
+    BOOST_TEST(foreign_closes.load() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -214,3 +214,37 @@ BOOST_AUTO_TEST_CASE(a_configured_integer_pragma_opens_with_an_on_connect_and_ou
     BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA cache_size") == -2000);
     BOOST_TEST(lease->query_value<std::int64_t>("PRAGMA busy_timeout") == 1234);
 }
+
+// Upkeep: PRAGMA optimize (with analysis_limit) when a connection opens and when it closes, as
+// SQLite recommends for long-lived connections; statistics appear without anyone running ANALYZE.
+BOOST_AUTO_TEST_CASE(optimize_gathers_statistics_at_close_and_open_unless_turned_off) {
+    sqlpool_test::temp_dir dir{"source"};
+    const auto statistics_rows = [](const std::string& path) {
+        sqlpool::connection check(path);
+        if (check.query_value<std::int64_t>(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'") == 0)
+            return std::int64_t{-1};
+        return check.query_value<std::int64_t>("SELECT count(*) FROM sqlite_stat1");
+    };
+    for (const bool optimize : {false, true}) {
+        const std::string path = dir.file(optimize ? "on.db" : "off.db");
+        {
+            sqlpool::pool pool{
+                sqlpool::pool_config{.database = path, .max_connections = 1, .optimize = optimize}};
+            BOOST_TEST(pool.acquire()->query_value<std::int64_t>("PRAGMA analysis_limit") ==
+                       (optimize ? 400 : 0));
+            pool.write([](sqlpool::connection& c) {
+                c.exec("CREATE TABLE t(a INTEGER, b TEXT); CREATE INDEX t_a ON t(a)");
+                for (int i = 0; i < 2000; ++i) c.exec("INSERT INTO t VALUES (?, 'x')", i % 50);
+            });
+            auto lease = pool.acquire();
+            (void)lease->query_value<std::int64_t>("SELECT count(*) FROM t WHERE a = 7"); // uses t_a
+        } // the pool closes its connection: optimize runs there
+        BOOST_TEST_CONTEXT("optimize=" << optimize) {
+            if (optimize)
+                BOOST_TEST(statistics_rows(path) > 0);
+            else
+                BOOST_TEST(statistics_rows(path) == -1);
+        }
+    }
+}

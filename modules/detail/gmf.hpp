@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>

@@ -58,6 +58,7 @@ void checkpointer::nudge() noexcept {
 // Past the hard size a writer waits (at most about two reader gaps) for the round it asked for,
 // so that the WAL passes wal_hard_limit by no more than the commits already under way.
 void checkpointer::hold_writer() noexcept {
+    if (forked_since(born_)) return; // nobody would end the wait
     std::unique_lock lock(mutex_);
     if (stopping_) return;
     const std::uint64_t asked_at = rounds_;
@@ -70,6 +71,10 @@ void checkpointer::hold_writer() noexcept {
 }
 
 void checkpointer::stop() noexcept {
+    if (forked_since(born_)) {
+        if (thread_.joinable()) leave_behind(std::move(thread_));
+        return;
+    }
     {
         const std::lock_guard lock(mutex_);
         if (stopping_ && !thread_.joinable()) return;

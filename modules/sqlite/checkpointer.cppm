@@ -11,6 +11,7 @@ import :stats;
 import :events;
 import :open_options;
 import :reader_gate;
+import :fork_guard;
 
 export namespace sqlpool {
 
@@ -53,7 +54,8 @@ public:
     // Installs the commit hook on a pooled connection; it replaces SQLite's automatic checkpoint
     // (sqlite3_wal_hook, https://sqlite.org/c3ref/wal_hook.html).
     void watch(sqlite3* db) noexcept;
-    // Ends the thread (and the holds on writers); idempotent.
+    // Ends the thread (and the holds on writers); idempotent. In a forked child, where the thread
+    // does not exist, it is left behind instead.
     void stop() noexcept;
     [[nodiscard]] wal_counts counts() const noexcept;
     [[nodiscard]] std::uint64_t listener_errors() const noexcept {
@@ -97,7 +99,8 @@ private:
     std::atomic<bool> pending_{false};   // a nudge not yet taken up
     wal_counts counts_;                  // under mutex_
     std::atomic<std::uint64_t> listener_errors_{0};
-    std::thread thread_; // last: starts after everything it uses exists
+    std::uint64_t born_ = fork_generation_now(); // the process whose thread runs the rounds
+    std::thread thread_;                         // last: starts after everything it uses exists
 };
 
 } // namespace sqlpool::detail

@@ -55,6 +55,7 @@ inline std::shared_ptr<reader_gate> gate_for(const std::string& path) {
         const auto canonical = std::filesystem::weakly_canonical(path, ec);
         if (!ec) key = canonical.string();
     }
+    key = std::to_string(::getpid()) + ":" + key; // a forked child's pools hold gates of their own
     const std::lock_guard lock(mutex);
     std::erase_if(gates, [](const auto& entry) { return entry.second.expired(); });
     auto& slot = gates[key];

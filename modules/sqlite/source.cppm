@@ -55,7 +55,10 @@ public:
         : options_(config.connection_options()), on_connect_(config.on_connect), database_(config.database) {
         options_.path = detail::resolve_database(config.database);
         if (options_.path != config.database) keeper_.emplace(options_); // keeps the in-memory database alive
-        if (!is_memory_path(options_.path)) manage_checkpoints(config);
+        if (is_memory_path(options_.path)) return;
+        manage_checkpoints(config);
+        optimize_ = config.optimize && config.mode != open_mode::read_only;
+        if (optimize_) configure_unless_set("analysis_limit", "400");
     }
     sqlite_source(const sqlite_source&) = delete;
     sqlite_source& operator=(const sqlite_source&) = delete;
@@ -69,6 +72,11 @@ public:
         connection conn(options_);
         conn.set_default_isolation(level);
         run_on_connect(conn);
+        if (optimize_) {
+            // Upkeep, not the caller's work: a failure (a busy database, say) waits for the close.
+            (void)sqlite3_exec(conn.core().db(), "PRAGMA optimize=0x10002", nullptr, nullptr, nullptr);
+            conn.core().optimize_on_close();
+        }
         conn.accept_session_state();
         if (gate_) conn.core().set_reader_gate(gate_);
         if (checkpointer_) checkpointer_->watch(conn.core().db());
@@ -122,10 +130,7 @@ private:
         if (config.checkpoints == checkpoint_mode::external)
             options_.pragmas.emplace_back("wal_autocheckpoint", "0");
         if (config.checkpoints != checkpoint_mode::managed || !config.background_maintenance) return;
-        if (std::ranges::find(options_.pragmas, "journal_size_limit",
-                              [](const auto& p) { return p.first; }) == options_.pragmas.end())
-            options_.pragmas.insert(options_.pragmas.begin(),
-                                    {"journal_size_limit", std::to_string(config.wal_soft_limit)});
+        configure_unless_set("journal_size_limit", std::to_string(config.wal_soft_limit));
         if (config.mode == open_mode::read_only) return;
         checkpointer_ = std::make_unique<detail::checkpointer>(
             options_,
@@ -134,6 +139,13 @@ private:
                                       .reader_gap = config.reader_gap,
                                       .interval = config.maintenance_interval},
             gate_, config.listener.get());
+    }
+
+    // Adds pragma `name` before the configured ones, unless one of them sets it.
+    void configure_unless_set(const std::string& name, std::string value) {
+        if (std::ranges::find(options_.pragmas, name, [](const auto& p) { return p.first; }) ==
+            options_.pragmas.end())
+            options_.pragmas.insert(options_.pragmas.begin(), {name, std::move(value)});
     }
 
     // The user's on_connect; what it throws reaches the caller as a sqlpool::error.
@@ -157,6 +169,7 @@ private:
     std::optional<connection> keeper_;
     std::shared_ptr<detail::reader_gate> gate_;          // file databases
     std::unique_ptr<detail::checkpointer> checkpointer_; // managed checkpoints in a writing pool
+    bool optimize_ = false;
 };
 
 // Exclusive use of one pooled SQLite connection (see basic_lease).

@@ -122,10 +122,28 @@ void connection_core::wait_at_gate() const {
     gate_->wait();
 }
 
+void connection_core::throw_forked() const {
+    throw misuse_error("a connection opened before fork() was used in the child process " +
+                       std::to_string(::getpid()) +
+                       ": SQLite forbids it (https://sqlite.org/howtocorrupt.html#fork); a pool in the child "
+                       "opens connections of its own, take a new lease");
+}
+
+// In a forked child the handle and its statements are left as they are: finalizing or closing
+// them would act on the parent's open file (https://sqlite.org/howtocorrupt.html#fork).
 void connection_core::close() noexcept {
+    if (forked_since(born_)) {
+        index_.clear();
+        lru_.clear();
+        db_ = nullptr;
+        return;
+    }
     for (auto& entry : lru_) sqlite3_finalize(entry.stmt);
     index_.clear();
     lru_.clear();
+    // Upkeep: what it fails on (a busy or moved file) is no reason not to close.
+    if (optimize_on_close_ && broken_code_ == 0 && db_ != nullptr)
+        (void)sqlite3_exec(db_, "PRAGMA optimize", nullptr, nullptr, nullptr);
     if (db_ != nullptr) sqlite3_close_v2(db_);
     db_ = nullptr;
 }

@@ -8,6 +8,7 @@ import :values;
 import :file_watch;
 import :statement;
 import :reader_gate;
+import :fork_guard;
 
 namespace sqlpool::detail {
 
@@ -81,6 +82,8 @@ public:
     statement checkout(std::string_view sql, bool& is_script) {
         is_script = false;
         touched_ = true;
+        if (forked_since(born_)) [[unlikely]]
+            throw_forked();
         if (gate_ != nullptr && gate_->held()) [[unlikely]]
             wait_at_gate();
         if (auto found = index_.find(sql); found != index_.end() && !found->second->checked_out) {
@@ -114,6 +117,8 @@ public:
     [[nodiscard]] inline bool touched() const noexcept { return touched_ || handle_escaped_; }
     inline void mark_clean() noexcept { touched_ = false; }
     [[nodiscard]] bool escaped() const noexcept { return handle_escaped_; }
+    // Runs PRAGMA optimize when it closes (unless broken): upkeep for pooled connections.
+    void optimize_on_close() noexcept { optimize_on_close_ = true; }
     // The reader gate of this connection's database file (see :reader_gate), or none.
     void set_reader_gate(std::shared_ptr<const reader_gate> gate) noexcept { gate_ = std::move(gate); }
 
@@ -142,6 +147,8 @@ private:
     // Waits out a held reader gate when a statement would start a new transaction: none is open
     // and no statement is mid-step. One in a transaction goes on, or the checkpoint would wait for it.
     void wait_at_gate() const;
+    // A forked child may not use what it inherited (see :fork_guard).
+    [[noreturn]] void throw_forked() const;
 
     sqlite3* db_;
     file_watch watch_;
@@ -159,6 +166,8 @@ private:
         index_;
     statement_cache_stats stats_;
     std::shared_ptr<const reader_gate> gate_;
+    std::uint64_t born_ = fork_generation_now(); // the process it was opened in
+    bool optimize_on_close_ = false;
 };
 
 } // namespace sqlpool::detail
