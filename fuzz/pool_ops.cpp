@@ -7,9 +7,9 @@
 // on ":memory:": try_acquire / acquire, release (explicitly or by destruction), move a lease to
 // another client, run a statement, leave a transaction or a statement open, break a connection
 // (mark_broken), make connections fail their health checks, make opens fail, advance the clock,
-// maintain, write()/read(), close. A model (the driver plus a listener and a health policy that
-// record what the pool tells them) is checked after every step: no connection id leased twice,
-// total <= max, in_use == leases held, idle + in_use == total, every counter monotonic and equal to
+// maintain, write()/read(), close, soft_evict, suspend/resume. A model (the driver plus a listener and a
+// health policy that record what the pool tells them) is checked after every step: no connection id leased
+// twice, total <= max, in_use == leases held, idle + in_use == total, every counter monotonic and equal to
 // what the model counted, no retired/unhealthy/broken connection handed out again, every
 // retirement for a reason that holds. At the end every lease goes back (or the pool is destroyed
 // first, orphaning them) and every connection must have been retired; ASan/LSan catch leaks.
@@ -109,11 +109,13 @@ struct control {
     std::set<std::uint64_t> leased;
     std::map<std::uint64_t, int> marked; // the code the driver marked a connection broken with
     std::set<std::uint64_t> tainted;     // returned with session state the pool cannot restore
+    std::set<std::uint64_t> evicted;     // open when soft_evict() ran
+    bool suspended = false;
     std::uint64_t acquire_events = 0;
     std::uint64_t timeout_events = 0;
     std::uint64_t failed_check_events = 0;
     std::uint64_t close_events = 0;
-    std::array<std::uint64_t, 7> retire_events{}; // by retire_reason
+    std::array<std::uint64_t, 8> retire_events{}; // by retire_reason
 };
 
 std::size_t reason_index(retire_reason reason) {
@@ -188,6 +190,8 @@ public:
         FUZZ_CHECK(!c.sick.contains(info.id));
         FUZZ_CHECK(!c.marked.contains(info.id));
         FUZZ_CHECK(!c.tainted.contains(info.id));
+        FUZZ_CHECK(!c.evicted.contains(info.id));
+        FUZZ_CHECK(!c.suspended);
         FUZZ_CHECK(info.health != health_status::unhealthy);
         FUZZ_CHECK(waited == std::chrono::nanoseconds::zero()); // single_thread never waits
         const conn_model& m = c.live.at(info.id);
@@ -238,6 +242,9 @@ public:
             break;
         case retire_reason::shutdown:
             FUZZ_CHECK(c.closed);
+            break;
+        case retire_reason::evicted:
+            FUZZ_CHECK(c.evicted.contains(info.id));
             break;
         case retire_reason::none:
             FUZZ_CHECK(reason != retire_reason::none);
@@ -309,13 +316,15 @@ enum class op : unsigned {
     maintain,
     transaction,
     close,
+    evict,
+    suspend,
     count
 };
 
 constexpr std::array<const char*, static_cast<std::size_t>(op::count)> op_names{
     "try_acquire",      "acquire",        "release",     "drop",   "move",        "statement",
     "open_transaction", "leave_mid_step", "mark_broken", "sicken", "fail_checks", "fail_opens",
-    "advance",          "maintain",       "transaction", "close"};
+    "advance",          "maintain",       "transaction", "close",  "evict",       "suspend"};
 
 constexpr std::array<int, 7> broken_codes{SQLITE_IOERR, SQLITE_CORRUPT,  SQLITE_NOTADB,     SQLITE_FULL,
                                           SQLITE_NOMEM, SQLITE_CANTOPEN, SQLITE_IOERR_WRITE};
@@ -535,6 +544,14 @@ private:
             trace_args("\n");
             do_close();
             break;
+        case op::evict:
+            trace_args("\n");
+            do_evict();
+            break;
+        case op::suspend:
+            trace_args("\n");
+            do_suspend();
+            break;
         case op::count:
             break;
         }
@@ -554,7 +571,9 @@ private:
         client& c = clients_.at(i);
         if (c.lease) return;
         const auto before = pool_->stats();
-        const bool exhausted = before.idle == 0 && before.total >= before.max_connections;
+        // While suspended, a single_thread pool refuses at once, as when it is exhausted.
+        const bool exhausted =
+            (before.idle == 0 && before.total >= before.max_connections) || ctl_->suspended;
         const auto failed_before = ctl_->opens_failed;
         try {
             std::optional<sqlpool::lease> got;
@@ -645,6 +664,8 @@ private:
         std::optional<retire_reason> expected;
         if (ctl_->closed)
             expected = retire_reason::shutdown;
+        else if (ctl_->evicted.contains(info.id)) // whatever else the return found
+            expected = retire_reason::evicted;
         else if (broken)
             expected = retire_reason::broken;
         else if (ctl_->unhealthy_verdicts != verdicts_before)
@@ -659,6 +680,32 @@ private:
         }
         FUZZ_CHECK(ctl_->live.contains(info.id) == !expected.has_value());
         if (!expected) FUZZ_CHECK(ctl_->live.at(info.id).uses == uses_after);
+    }
+
+    // soft_evict(): every idle connection retires now, as evicted; the leased ones on return.
+    void do_evict() {
+        const auto retired_before = ctl_->retire_events.at(reason_index(retire_reason::evicted));
+        const std::size_t idle = ctl_->live.size() - ctl_->leased.size();
+        if (!ctl_->closed)
+            for (const auto& [id, m] : ctl_->live) ctl_->evicted.insert(id);
+        const std::size_t closed_now = pool_->soft_evict();
+        FUZZ_CHECK(closed_now == (ctl_->closed ? 0 : idle));
+        FUZZ_CHECK(ctl_->retire_events.at(reason_index(retire_reason::evicted)) - retired_before ==
+                   closed_now);
+        FUZZ_CHECK(ctl_->live.size() == ctl_->leased.size() || ctl_->closed);
+    }
+
+    // suspend() / resume(), in turn: a suspended pool hands out nothing.
+    void do_suspend() {
+        if (ctl_->suspended) {
+            FUZZ_CHECK(pool_->resume());
+            ctl_->suspended = false;
+        } else {
+            ctl_->suspended = pool_->suspend();
+            FUZZ_CHECK(ctl_->suspended == !ctl_->closed);
+        }
+        FUZZ_CHECK(pool_->suspended() == ctl_->suspended || ctl_->closed);
+        FUZZ_CHECK(pool_->stats().suspended == (pool_->suspended() ? 1u : 0u));
     }
 
     void do_move(std::size_t from, std::size_t to) {
@@ -901,6 +948,7 @@ private:
         FUZZ_CHECK(s.closed.idle == c.retire_events.at(reason_index(retire_reason::idle)));
         FUZZ_CHECK(s.closed.uses == c.retire_events.at(reason_index(retire_reason::uses)));
         FUZZ_CHECK(s.closed.unhealthy == c.retire_events.at(reason_index(retire_reason::unhealthy)));
+        FUZZ_CHECK(s.closed.evicted == c.retire_events.at(reason_index(retire_reason::evicted)));
         FUZZ_CHECK(s.closed.broken == c.retire_events.at(reason_index(retire_reason::broken)));
         FUZZ_CHECK(s.closed.shutdown == c.retire_events.at(reason_index(retire_reason::shutdown)));
         FUZZ_CHECK(s.resets == resets_);

@@ -10,7 +10,7 @@ import pathlib
 
 OPS = ["try_acquire", "acquire", "release", "drop", "move", "statement", "open_transaction",
        "leave_mid_step", "mark_broken", "sicken", "fail_checks", "fail_opens", "advance",
-       "maintain", "transaction", "close"]
+       "maintain", "transaction", "close", "evict", "suspend"]
 
 
 def config(min_c=1, max_c=4, max_uses=0, max_age=120, idle=60, check=30, cache=4,
@@ -81,6 +81,14 @@ SEEDS = {
     "move_leases": config(min_c=1, max_c=4) + op("try_acquire", 0) + op("try_acquire", 1)
     + op("open_transaction", 1, 0) + op("move", 0, 2) + op("move", 1, 2) + op("statement", 2, 2, 0)
     + op("move", 2, 0) + op("release", 0),
+    # Operator controls: soft_evict with leases out (they retire on return, whatever else they
+    # bring back), acquires refused while suspended, then resumed; evict after close.
+    "evict_and_suspend": config(min_c=2, max_c=4) + op("try_acquire", 0) + op("try_acquire", 1)
+    + op("mark_broken", 1, 0) + op("evict") + op("try_acquire", 2) + op("release", 0)
+    + op("release", 1) + op("suspend") + op("try_acquire", 3) + op("acquire", 3)
+    + op("transaction", 1, 0, 1) + op("release", 2) + op("suspend") + op("try_acquire", 3)
+    + op("evict") + op("release", 3) + op("maintain") + op("suspend") + op("close") + op("evict")
+    + op("suspend"),
 }
 
 if __name__ == "__main__":

@@ -43,20 +43,21 @@ enum class check_point : unsigned { none = 0, on_checkout = 1, on_return = 2, pe
 }
 
 // Why a connection left the pool. `none` from a recycling policy means "keep it".
-enum class retire_reason { none, aged, idle, uses, unhealthy, broken, shutdown };
+enum class retire_reason { none, aged, idle, uses, unhealthy, broken, shutdown, evicted };
 
 } // namespace sqlpool
 
 namespace sqlpool::detail {
 
 // The one list of each enum's names (metric labels and pool_stats' JSON keys read it too).
-inline constexpr enum_names<retire_reason, 7> retire_reason_names{{{retire_reason::none, "none"},
+inline constexpr enum_names<retire_reason, 8> retire_reason_names{{{retire_reason::none, "none"},
                                                                    {retire_reason::aged, "aged"},
                                                                    {retire_reason::idle, "idle"},
                                                                    {retire_reason::uses, "uses"},
                                                                    {retire_reason::unhealthy, "unhealthy"},
                                                                    {retire_reason::broken, "broken"},
-                                                                   {retire_reason::shutdown, "shutdown"}}};
+                                                                   {retire_reason::shutdown, "shutdown"},
+                                                                   {retire_reason::evicted, "evicted"}}};
 static_assert(in_enum_order(retire_reason_names));
 
 inline constexpr enum_names<health_status, 3> health_status_names{{{health_status::healthy, "healthy"},

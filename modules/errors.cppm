@@ -117,6 +117,13 @@ private:
     pool_stats stats_;
 };
 
+// A backup, a VACUUM INTO or a restore could not be made, or its source or copy is not a sound
+// database; what the pool serves and what stood at the destination are unchanged.
+class backup_error : public error {
+public:
+    using error::error;
+};
+
 // The pool was closed: it hands out no more connections.
 class pool_closed_error : public error {
 public:

@@ -24,6 +24,11 @@ public:
     virtual void on_timeout(std::chrono::nanoseconds /*waited*/) {}
     virtual void on_busy_retry(std::uint64_t /*attempt*/, const busy_error&) {}
     virtual void on_close() {}
+    // Operator controls: suspend() and resume() ran; soft_evict() ran and closed `idle_closed`
+    // idle connections at once (leased ones follow as they come back).
+    virtual void on_suspend() {}
+    virtual void on_resume() {}
+    virtual void on_evict(std::size_t /*idle_closed*/) {}
     // The WAL passed wal_hard_limit and readers kept the escalated checkpoint from resetting it
     // within reader_gap: it goes on growing until they pause (see pool_config::checkpoints).
     virtual void on_wal_starved(std::uint64_t /*wal_bytes*/, std::uint64_t /*frames_behind*/) {}

@@ -5,17 +5,22 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:file_generation;
 import :session;
+import :connection_info;
 
 namespace sqlpool::detail {
 
-// What every connection of one file generation holds: ended once the file moved.
+// What every connection of one generation holds: ended, with the reason its connections retire,
+// once the file moved (broken) or soft_evict() ran (evicted).
 class generation_token {
 public:
-    [[nodiscard]] inline bool ended() const noexcept { return ended_.load(std::memory_order_acquire); }
-    void end() const noexcept { ended_.store(true, std::memory_order_release); }
+    [[nodiscard]] inline bool ended() const noexcept { return reason() != retire_reason::none; }
+    [[nodiscard]] inline retire_reason reason() const noexcept {
+        return reason_.load(std::memory_order_acquire);
+    }
+    void end(retire_reason why) const noexcept { reason_.store(why, std::memory_order_release); }
 
 private:
-    mutable std::atomic<bool> ended_{false};
+    mutable std::atomic<retire_reason> reason_{retire_reason::none};
 };
 
 // Every pooled connection holds its generation's token; a generation ends when the file at the
@@ -48,10 +53,20 @@ public:
     // The file moved: connections holding the current token are now of an ended generation.
     void end() {
         std::erase_if(ended_, [](const std::weak_ptr<const generation_token>& e) { return e.expired(); });
-        current_->end();
+        current_->end(retire_reason::broken);
         ended_.emplace_back(current_);
+        ended_.insert(ended_.end(), evicted_.begin(), evicted_.end()); // they have the old file open too
+        evicted_.clear();
         current_ = std::make_shared<const generation_token>();
         known_ = false;
+    }
+    // soft_evict(): connections holding the current token retire, and new ones open at once (the
+    // file did not move, so nothing waits for the old ones to close).
+    void evict() {
+        std::erase_if(evicted_, [](const std::weak_ptr<const generation_token>& e) { return e.expired(); });
+        current_->end(retire_reason::evicted);
+        evicted_.emplace_back(current_);
+        current_ = std::make_shared<const generation_token>();
     }
     // True when every connection of ended generations has closed.
     [[nodiscard]] bool ended_closed() const noexcept {
@@ -63,6 +78,7 @@ private:
     token current_ = std::make_shared<const generation_token>();
     std::vector<std::weak_ptr<const generation_token>>
         ended_; // generations whose connections may still be open
+    std::vector<std::weak_ptr<const generation_token>> evicted_; // evicted generations, ditto
     session_identity key_;
     bool known_ = false;
 };

@@ -128,6 +128,17 @@ public:
     void maintain() { maintain(core_->clock().now()); }
     void maintain(std::chrono::steady_clock::time_point now) { live_core()->maintain(now); }
 
+    // Operator controls. suspend(): new acquires (and read()/write()) wait, up to their timeout,
+    // until resume(); leases already out stay valid and maintenance goes on. False when already
+    // suspended, or closed. resume(): false when not suspended.
+    bool suspend() { return live_core()->suspend(); }
+    bool resume() { return live_core()->resume(); }
+    [[nodiscard]] bool suspended() const { return live_core()->suspended(); }
+    // Every connection open now retires: idle ones at once (returned: how many), leased ones when
+    // they come back; the next acquires open new ones. After a migration, a key rotation or a
+    // restore.
+    std::size_t soft_evict() { return live_core()->soft_evict(); }
+
     // Stops maintenance, refuses new acquires, and closes every connection, waiting up to
     // close_timeout (or `timeout`) for leases. True when every connection is closed.
     bool close() { return close(core_->config().close_timeout); }

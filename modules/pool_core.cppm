@@ -2,7 +2,7 @@
 // the sessions a session source opens (:session), composed from the slot table (:pool_slots), the waiters
 // (:pool_waiters), the reset on return
 // (:pool_return), the way back (:pool_release), opening (:pool_open), maintenance
-// (:pool_maintenance) and the policies.
+// (:pool_maintenance), the operator controls (:pool_controls) and the policies.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_core;
@@ -11,6 +11,7 @@ import :session;
 import :config;
 import :connection_info;
 import :stats;
+import :stat_counters;
 import :events;
 import :lease;
 import :file_generation;
@@ -20,6 +21,7 @@ import :pool_return;
 import :pool_release;
 import :pool_open;
 import :pool_maintenance;
+import :pool_controls;
 import :fork_guard;
 import :locking;
 import :queue;
@@ -43,6 +45,8 @@ class basic_pool_core final
       public detail::pool_open<basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>,
                                Source>,
       public detail::pool_maintenance<
+          basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>>,
+      public detail::pool_controls<
           basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>> {
     using session_type = typename Source::session_type;
     using slot = detail::basic_slot<session_type>;
@@ -53,6 +57,7 @@ class basic_pool_core final
     friend release_base;
     friend open_base;
     friend class detail::pool_maintenance<basic_pool_core>;
+    friend class detail::pool_controls<basic_pool_core>;
     using health_type = Health;
     using isolation_type = Isolation;
     using mutex_type = typename Locking::mutex_type;
@@ -81,7 +86,7 @@ public:
     lease acquire(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout) {
         if (closed_.load(std::memory_order_acquire)) [[unlikely]]
             throw_closed();
-        if (!strict_fifo || waiters_.waiting() == 0) {
+        if ((!strict_fifo || waiters_.waiting() == 0) && !suspended_.load(std::memory_order_relaxed)) {
             if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
                 return check_out(self, i, {});
         }
@@ -99,26 +104,6 @@ public:
             this->put_back(leased->index);
         else
             this->retire(leased->index, reason);
-    }
-
-    // Refuses new acquires, wakes every waiter, closes idle connections and waits up to
-    // `timeout` for leased ones to come back. True when every connection is closed.
-    bool close(std::chrono::nanoseconds timeout) {
-        lock_type lock(mutex_);
-        const bool first_close = !closed_.exchange(true, std::memory_order_seq_cst);
-        waiters_.close_all();
-        std::vector<std::size_t> idle = this->take_idle_if([](const slot&) { return true; });
-        lock.unlock();
-        if (first_close) notify([](pool_listener& listener) { listener.on_close(); });
-        for (const std::size_t i : idle) this->retire(i, retire_reason::shutdown);
-        this->release_source();
-        lock.lock();
-        if constexpr (concurrent) {
-            const auto deadline = detail::deadline_after(steady::now(), timeout);
-            while (slots_.counts().total != 0)
-                if (drained_.wait_until(lock, deadline) == std::cv_status::timeout) break;
-        }
-        return slots_.counts().total == 0;
     }
 
     [[nodiscard]] pool_stats stats() const {
@@ -172,7 +157,7 @@ private:
                 throw_closed();
             }
             queued = queued && !std::exchange(me->signalled, false);
-            got = try_take(*me, queued, open_new);
+            got = suspended_.load(std::memory_order_relaxed) ? none : try_take(*me, queued, open_new);
             if (got != none) break;
             if (!queued) { // woken, found nothing: back at the head, and look once more
                 waiters_.enqueue_front(*me);
@@ -258,6 +243,7 @@ private:
                                 "ms: " + std::to_string(snapshot.in_use) + " in use, " +
                                 std::to_string(snapshot.idle) + " idle, " + std::to_string(snapshot.waiting) +
                                 " waiting, max_connections " + std::to_string(config_.max_connections) +
+                                (snapshot.suspended != 0 ? " (the pool is suspended: resume() it)" : "") +
                                 (concurrent ? "" : " (single_thread locking never waits)"),
                             waited, snapshot);
     }
@@ -270,6 +256,7 @@ private:
         s.in_use = now.in_use;
         s.waiting = waiters_.waiting();
         s.max_connections = config_.max_connections;
+        s.suspended = suspended_.load(std::memory_order_relaxed) ? 1 : 0;
         s.acquired = slots_.leases();
         s.timeouts = counts_.timeouts;
         s.created = counts_.created;
@@ -293,9 +280,10 @@ private:
     [[no_unique_address]] Clock clock_;
     slots_type slots_;
     mutable mutex_type mutex_;
-    waiters_type waiters_;            // under mutex_ (but waiting())
-    condition_type drained_;          // signalled when the pool closed and a slot came free
-    std::atomic<bool> closed_{false}; // set under mutex_
+    waiters_type waiters_;               // under mutex_ (but waiting())
+    condition_type drained_;             // signalled when the pool closed and a slot came free
+    std::atomic<bool> closed_{false};    // set under mutex_
+    std::atomic<bool> suspended_{false}; // set under mutex_
     std::uint64_t born_ = detail::fork_generation_now();
     detail::pool_counters counts_;
 };

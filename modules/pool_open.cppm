@@ -76,7 +76,7 @@ protected:
     void file_moved(const slot& s) noexcept {
         Core& core = self();
         typename Core::lock_type lock(core.mutex_);
-        if (file_generation::is_current(s.generation)) end_file_generation(lock);
+        if (file_generation::is_current(s.generation)) (void)end_generation(lock, retire_reason::broken);
     }
 
     // Opens connections up to min_connections, backing off after a failure.
@@ -145,20 +145,27 @@ private:
         return s;
     }
 
-    // The database file was deleted or replaced: every connection opened so far has the old file
-    // open. Idle ones close now, leased ones when they come back (see file_generation).
+protected:
+    // The database file was deleted or replaced (`why` = broken): every connection opened so far
+    // has the old file open. Or soft_evict() ran (`why` = evicted). Either way idle connections
+    // close now, leased ones when they come back (see file_generation). Returns how many closed now.
     template <class Lock>
-    void end_file_generation(Lock& lock) {
+    std::size_t end_generation(Lock& lock, retire_reason why) {
         Core& core = self();
-        files_.end();
+        if (why == retire_reason::evicted)
+            files_.evict();
+        else
+            files_.end();
         const std::vector<std::size_t> stale =
             core.take_idle_if([](const auto& s) { return !file_generation::is_current(s.generation); });
-        if (stale.empty()) return;
+        if (stale.empty()) return 0;
         lock.unlock();
-        for (const std::size_t i : stale) core.retire(i, retire_reason::broken);
+        for (const std::size_t i : stale) core.retire(i, why);
         lock.lock();
+        return stale.size();
     }
 
+private:
     // Before a connection opens: when the file at the path is another than the current
     // generation's, ends that generation, then waits (up to acquire_timeout) until every
     // connection to the old file has closed. Returns the token for the new connection.
@@ -167,7 +174,7 @@ private:
         const session_identity at_path = source_.identity_now();
         const auto deadline = deadline_after(std::chrono::steady_clock::now(), core.config_.acquire_timeout);
         typename Core::lock_type lock(core.mutex_);
-        if (files_.changed(at_path)) end_file_generation(lock);
+        if (files_.changed(at_path)) (void)end_generation(lock, retire_reason::broken);
         while (!files_.ended_closed()) {
             if (std::chrono::steady_clock::now() >= deadline)
                 throw database_moved_error("the database '" + std::string(source_.describe()) +

@@ -41,7 +41,8 @@ protected:
         if (const int code = s.conn.broken_code(); code != 0) [[unlikely]] {
             if (decltype(s.conn)::classify(code) == error_action::reconnect_all) core.file_moved(s);
         }
-        return file_generation::is_current(s.generation) ? verdict.reason : retire_reason::broken;
+        const retire_reason ended = s.generation->reason(); // the file moved, or soft_evict() ran
+        return ended == retire_reason::none ? verdict.reason : ended;
     }
 
     // Slot `i` goes idle, or under strict FIFO straight to the longest waiter.
@@ -132,7 +133,8 @@ private:
         typename Core::wake_later wake;
         {
             typename Core::lock_type lock(core.mutex_);
-            if (core.closed_.load(std::memory_order_relaxed) || !core.waiters_.hand_over(i, wake))
+            if (core.closed_.load(std::memory_order_relaxed) ||
+                core.suspended_.load(std::memory_order_relaxed) || !core.waiters_.hand_over(i, wake))
                 return false;
         }
         wake->wakeup.notify_one();

@@ -87,6 +87,11 @@ public:
         wake = w->shared_from_this();
     }
 
+    // Every waiter looks again, keeping its place in line (resume() after suspend()).
+    void nudge_all() noexcept {
+        for (waiter_type* w = head_; w != nullptr; w = w->next) w->wakeup.notify_one();
+    }
+
     // Every waiter learns that the pool closed.
     void close_all() noexcept {
         while (waiter_type* w = head_) {

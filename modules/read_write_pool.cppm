@@ -115,6 +115,19 @@ public:
         writer_.maintain(now);
     }
 
+    // basic_pool's operator controls on both sides: the writer is suspended last and resumed
+    // first. True when either side changed.
+    bool suspend() {
+        const bool readers = readers_.suspend();
+        return writer_.suspend() || readers;
+    }
+    bool resume() {
+        const bool writer = writer_.resume();
+        return readers_.resume() || writer;
+    }
+    [[nodiscard]] bool suspended() const { return writer_.suspended(); }
+    std::size_t soft_evict() { return readers_.soft_evict() + writer_.soft_evict(); }
+
     // Closes readers and writer within one close_timeout (or `timeout`) for both.
     bool close() { return close(config_.close_timeout); }
     bool close(std::chrono::nanoseconds timeout) {

@@ -157,6 +157,20 @@ public:
         return call.pool().stats();
     }
 
+    // The pool's operator controls (see basic_pool): state_error unless running.
+    bool suspend() {
+        detail::service_call call(gate_, "suspend");
+        return call.pool().suspend();
+    }
+    bool resume() {
+        detail::service_call call(gate_, "resume");
+        return call.pool().resume();
+    }
+    std::size_t soft_evict() {
+        detail::service_call call(gate_, "soft_evict");
+        return call.pool().soft_evict();
+    }
+
     // The schema version of the file (PRAGMA user_version).
     [[nodiscard]] int schema_version() {
         return read([](connection& c) {

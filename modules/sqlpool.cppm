@@ -9,12 +9,14 @@ export import :config;
 export import :config_text;
 export import :connection_info;
 export import :stats;
+export import :stat_counters; // no exported names: every interface partition must be reachable
 export import :metrics;
 export import :lease;
 export import :fork_guard;  // no exported names: every interface partition must be reachable
 export import :reader_gate; // no exported names: every interface partition must be reachable
 export import :checkpointer;
 export import :sqlite_source;
+export import :backup;
 export import :locking;
 export import :queue;
 export import :health;

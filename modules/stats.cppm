@@ -1,5 +1,5 @@
-// pool_stats: a snapshot of what a pool holds and has done, and the wait-time histogram behind
-// its percentiles.
+// pool_stats: a snapshot of what a pool holds and has done, and the one list of its figures that
+// merging and the exports read (what a pool counts as it runs is in :stat_counters).
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:stats;
@@ -15,6 +15,7 @@ struct retired_counts {
     std::uint64_t uses = 0;
     std::uint64_t broken = 0; // an error made it unusable, or its reset on return failed
     std::uint64_t shutdown = 0;
+    std::uint64_t evicted = 0; // soft_evict() (or a restore) closed it
 
     [[nodiscard]] std::uint64_t total() const noexcept;
     void add(retire_reason reason, std::uint64_t n = 1) noexcept;
@@ -46,6 +47,7 @@ struct pool_stats {
     std::size_t in_use = 0;  // leased, being opened, or being checked by maintenance
     std::size_t waiting = 0; // threads blocked in acquire()
     std::size_t max_connections = 0;
+    std::size_t suspended = 0;  // 1 while suspend() holds new acquires (a read_write_pool: 2)
     std::uint64_t acquired = 0; // leases handed out
     std::uint64_t timeouts = 0;
     std::uint64_t created = 0; // connections opened
@@ -85,13 +87,14 @@ struct retired_field {
     retire_reason reason;
     std::uint64_t retired_counts::* member;
 };
-inline constexpr std::array<retired_field, 6> retired_fields{
+inline constexpr std::array<retired_field, 7> retired_fields{
     {{retire_reason::aged, &retired_counts::aged},
      {retire_reason::idle, &retired_counts::idle},
      {retire_reason::unhealthy, &retired_counts::unhealthy},
      {retire_reason::uses, &retired_counts::uses},
      {retire_reason::broken, &retired_counts::broken},
-     {retire_reason::shutdown, &retired_counts::shutdown}}};
+     {retire_reason::shutdown, &retired_counts::shutdown},
+     {retire_reason::evicted, &retired_counts::evicted}}};
 
 struct transaction_field {
     stat_field field;
@@ -169,6 +172,8 @@ constexpr void for_each_stat(Visit&& visit, Stats&... s) { // NOLINT(cppcoreguid
           s.waiting...);
     visit(stat_field{"max_connections", "", "sqlpool_connections_max", "max_connections.", gauge},
           s.max_connections...);
+    visit(stat_field{"suspended", "", "sqlpool_suspended", "1 while new acquires wait for resume().", gauge},
+          s.suspended...);
     visit(stat_field{"acquired", "", "sqlpool_acquired_total", "Leases handed out.", counter}, s.acquired...);
     visit(stat_field{"timeouts", "", "sqlpool_timeouts_total", "acquire() calls that timed out.", counter},
           s.timeouts...);
@@ -229,81 +234,3 @@ inline pool_stats& operator+=(pool_stats& into, const pool_stats& more) noexcept
 }
 
 } // namespace sqlpool
-
-namespace sqlpool::detail {
-
-// A log-linear histogram of wait times: exact below 16 ns, then 8 buckets per power of two
-// (12.5 % resolution). Fixed size, no allocation; the pool updates it under its lock.
-class wait_histogram {
-public:
-    void record(std::chrono::nanoseconds wait) noexcept {
-        if (wait.count() <= 0) { // the common case, an acquire that did not wait
-            ++counts_[0];
-            ++count_;
-            return;
-        }
-        const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0));
-        ++counts_[index(ns)];
-        ++count_;
-        max_ = std::max(max_, ns);
-    }
-
-    // The upper bound of the bucket holding quantile q (0..1).
-    [[nodiscard]] std::chrono::nanoseconds quantile(double q) const noexcept {
-        if (count_ == 0) return {};
-        const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(count_ - 1)) + 1;
-        std::uint64_t seen = 0;
-        for (std::size_t i = 0; i < counts_.size(); ++i) {
-            seen += counts_[i];
-            if (seen >= rank)
-                return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(upper(i), max_)));
-        }
-        return max();
-    }
-    [[nodiscard]] std::chrono::nanoseconds max() const noexcept {
-        return std::chrono::nanoseconds(static_cast<std::int64_t>(max_));
-    }
-    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
-    // Adds `n` acquires that did not wait (a pool records only those that queued).
-    void record_zero_waits(std::uint64_t n) noexcept {
-        counts_[0] += n;
-        count_ += n;
-    }
-
-private:
-    static constexpr std::size_t linear = 16;
-    static constexpr std::size_t sub_buckets = 8;
-
-    static std::size_t index(std::uint64_t ns) noexcept {
-        if (ns < linear) return static_cast<std::size_t>(ns);
-        const auto exponent = static_cast<std::size_t>(std::bit_width(ns) - 1); // >= 4
-        const auto sub = static_cast<std::size_t>((ns >> (exponent - 3)) & (sub_buckets - 1));
-        return linear + ((exponent - 4) * sub_buckets) + sub;
-    }
-    static std::uint64_t upper(std::size_t i) noexcept {
-        if (i < linear) return i;
-        const std::size_t exponent = ((i - linear) / sub_buckets) + 4;
-        const std::size_t sub = (i - linear) % sub_buckets;
-        const std::uint64_t low = (std::uint64_t{1} << exponent) + (std::uint64_t{sub} << (exponent - 3));
-        return low + (std::uint64_t{1} << (exponent - 3)) - 1;
-    }
-
-    std::array<std::uint64_t, linear + ((64 - 4) * sub_buckets)> counts_{};
-    std::uint64_t count_ = 0;
-    std::uint64_t max_ = 0;
-};
-
-// A pool's counts behind pool_stats. Those counted on every acquire or return are atomics (or,
-// for leases handed out, per slot); the rest change under the pool's lock.
-struct pool_counters {
-    std::uint64_t timeouts = 0;
-    std::uint64_t created = 0;
-    std::uint64_t open_failures = 0;
-    std::atomic<std::uint64_t> resets{0};
-    std::atomic<std::uint64_t> failed_health_checks{0};
-    std::atomic<std::uint64_t> listener_errors{0};
-    retired_counts closed;
-    wait_histogram waits; // the acquires that queued; the rest did not wait
-};
-
-} // namespace sqlpool::detail

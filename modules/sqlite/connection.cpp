@@ -286,3 +286,11 @@ std::size_t connection::reset_all_statements() noexcept {
 }
 
 } // namespace sqlpool
+
+namespace sqlpool::detail {
+
+sqlite3* upkeep_handle(const connection& conn) {
+    return conn.core().db();
+}
+
+} // namespace sqlpool::detail

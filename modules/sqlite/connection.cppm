@@ -19,6 +19,18 @@ namespace sqlpool::detail {
 } // namespace sqlpool::detail
 
 export namespace sqlpool {
+class connection;
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+// The handle for sqlpool's own upkeep (backups), which leaves the connection's state as it found
+// it; unlike native_handle(), it does not mark the connection for a full reset on every return.
+[[nodiscard]] sqlite3* upkeep_handle(const connection& conn);
+
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
 
 template <column_type... Ts>
 class query_range;
@@ -181,6 +193,7 @@ private:
     template <column_type... Ts>
     friend class query_range;
     friend class sqlite_source; // attaches its checkpointer's hook and reader gate
+    friend sqlite3* detail::upkeep_handle(const connection& conn);
 
     static void check_columns(const statement& stmt, int columns, std::string_view sql) {
         if (stmt.column_count() != columns)
