@@ -102,6 +102,10 @@ struct pool_config {
     // retire after connection_max_age, so a long-running pool runs it about that often. File
     // databases a pool may write only.
     bool optimize = true;
+    // A connection idle this long is tended once by maintenance (until it is used again): its
+    // session's idle_upkeep(), for SQLite PRAGMA optimize (when `optimize`) and its page cache
+    // given back. 0: never.
+    std::chrono::milliseconds idle_upkeep_after = 60s;
 
     // Runs on every new connection after sqlpool's defaults, before it is first handed out.
     std::function<void(connection&)> on_connect;
@@ -167,7 +171,7 @@ struct duration_rule {
     std::chrono::milliseconds max;
 };
 
-inline constexpr std::array<duration_rule, 9> duration_rules{{
+inline constexpr std::array<duration_rule, 10> duration_rules{{
     {"acquire_timeout", &pool_config::acquire_timeout, false, pool_config::max_duration},
     {"connection_max_age", &pool_config::connection_max_age, false, pool_config::max_duration},
     {"idle_timeout", &pool_config::idle_timeout, false, pool_config::max_duration},
@@ -177,6 +181,7 @@ inline constexpr std::array<duration_rule, 9> duration_rules{{
     {"busy_timeout", &pool_config::busy_timeout, true, pool_config::max_busy_timeout},
     {"close_timeout", &pool_config::close_timeout, true, pool_config::max_duration},
     {"reader_gap", &pool_config::reader_gap, false, pool_config::max_busy_timeout},
+    {"idle_upkeep_after", &pool_config::idle_upkeep_after, true, pool_config::max_duration},
 }};
 
 inline constexpr unsigned max_file_mode = 0777;

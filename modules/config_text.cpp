@@ -178,6 +178,7 @@ const std::vector<config_field>& config_fields() {
         count_field("wal_hard_limit", &pool_config::wal_hard_limit),
         duration_field(&pool_config::reader_gap),
         bool_field("optimize", &pool_config::optimize),
+        duration_field(&pool_config::idle_upkeep_after),
     };
     return fields;
 }

@@ -16,7 +16,8 @@ struct basic_slot {
     file_generation::token generation; // first, so released last: after the session closed
     Session conn;
     connection_info info;
-    std::size_t index = 0; // its place in the pool's slot table
+    std::size_t index = 0;         // its place in the pool's slot table
+    std::uint64_t tended_uses = 0; // info.use_count at its last idle_upkeep()
 };
 
 // What a lease returns its slot to. Leases share ownership of it, so it outlives every lease it

@@ -1,8 +1,10 @@
 // pool_maintenance: one round of a pool's upkeep — retire what the recycling policy retires, run
-// the periodic health checks that are due, grow back to min_connections — as a mixin of the core.
+// the periodic health checks and the idle upkeep that are due, grow back to min_connections — as a
+// mixin of the core.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_maintenance;
+import :config;
 import :connection_info;
 import :events;
 import :lease;
@@ -16,15 +18,16 @@ template <class Core>
 class pool_maintenance {
 public:
     // Retires aged, idle (above min_connections), over-used and unhealthy idle connections, runs
-    // the periodic health checks that are due, and opens connections up to min_connections.
+    // the periodic health checks and idle upkeep that are due, and opens connections up to
+    // min_connections.
     void maintain(std::chrono::steady_clock::time_point now) {
         Core& core = self();
         typename Core::lock_type lock(core.mutex_);
         if (core.closed_.load(std::memory_order_relaxed)) return;
-        auto [retiring, checking] = sort_idle(now);
+        auto [retiring, tending] = sort_idle(now);
         lock.unlock();
         for (const auto& [i, reason] : retiring) core.retire(i, reason);
-        std::vector<std::size_t> healthy = check_periodic(checking, now);
+        std::vector<std::size_t> healthy = tend(tending, now);
         lock.lock();
         core.settle(lock, std::move(healthy)); // closes them when close() ran meanwhile
         core.replenish(lock, now);
@@ -38,10 +41,25 @@ private:
 
     struct idle_sort {
         std::vector<std::pair<std::size_t, retire_reason>> retiring;
-        std::vector<std::size_t> checking; // due for a periodic health check
+        std::vector<std::size_t> tending; // due for a periodic health check or idle upkeep
     };
 
-    // Takes out of the idle set (under the lock) what retires now and what is due for a check.
+    template <class Slot>
+    bool check_due(const Slot& s, std::chrono::steady_clock::time_point now) const {
+        return includes(Core::health_type::when, check_point::periodic) &&
+               now - s.info.last_checked_at >= self_config().health_check_interval;
+    }
+    // Used since its last upkeep, and idle for idle_upkeep_after since.
+    template <class Slot>
+    bool upkeep_due(const Slot& s, std::chrono::steady_clock::time_point now) const {
+        const auto after = self_config().idle_upkeep_after;
+        return after > after.zero() && s.tended_uses != s.info.use_count &&
+               now - s.info.last_used_at >= after;
+    }
+    const pool_config& self_config() const noexcept { return static_cast<const Core&>(*this).config_; }
+
+    // Takes out of the idle set (under the lock) what retires now and what is due for a check or
+    // upkeep.
     idle_sort sort_idle(std::chrono::steady_clock::time_point now) {
         Core& core = self();
         const pool_config& config = core.config_;
@@ -51,9 +69,7 @@ private:
         const std::vector<std::size_t> taken = core.take_idle_if([&](const auto& s) {
             const retire_reason reason = core.recycling_.retire(
                 s.info, {.now = now, .config = config, .may_shrink = staying > config.min_connections});
-            const bool check_due = includes(Core::health_type::when, check_point::periodic) &&
-                                   now - s.info.last_checked_at >= config.health_check_interval;
-            if (reason == retire_reason::none && !check_due) return false;
+            if (reason == retire_reason::none && !check_due(s, now) && !upkeep_due(s, now)) return false;
             if (reason != retire_reason::none) --staying;
             reasons.push_back(reason);
             return true;
@@ -62,30 +78,42 @@ private:
             if (reasons[k] != retire_reason::none)
                 out.retiring.emplace_back(taken[k], reasons[k]);
             else
-                out.checking.push_back(taken[k]);
+                out.tending.push_back(taken[k]);
         }
         return out;
     }
 
-    // Runs the periodic checks outside the lock and retires the slots that fail; returns the rest.
-    std::vector<std::size_t> check_periodic(const std::vector<std::size_t>& checking,
-                                            std::chrono::steady_clock::time_point now) {
+    // Runs the periodic checks and idle upkeep outside the lock and retires the slots that fail
+    // their check; returns the rest.
+    std::vector<std::size_t> tend(const std::vector<std::size_t>& tending,
+                                  std::chrono::steady_clock::time_point now) {
         Core& core = self();
         std::vector<std::size_t> healthy;
-        for (const std::size_t i : checking) {
+        for (const std::size_t i : tending) {
             auto& s = *core.slots_.at(i).held;
-            s.info.last_checked_at = now;
-            if (run_check(core.health_, s, check_point::periodic) != health_status::unhealthy) {
-                healthy.push_back(i);
+            if (check_due(s, now) && !check_periodic(s, now)) {
+                core.retire(i, retire_reason::unhealthy);
                 continue;
             }
-            core.counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
-            core.notify([&](pool_listener& listener) {
-                listener.on_health_check_failed(s.info, check_point::periodic);
-            });
-            core.retire(i, retire_reason::unhealthy);
+            if (upkeep_due(s, now)) {
+                s.conn.idle_upkeep();
+                s.tended_uses = s.info.use_count;
+            }
+            healthy.push_back(i);
         }
         return healthy;
+    }
+
+    // One periodic check; false (counted and reported) when it fails.
+    template <class Slot>
+    bool check_periodic(Slot& s, std::chrono::steady_clock::time_point now) {
+        Core& core = self();
+        s.info.last_checked_at = now;
+        if (run_check(core.health_, s, check_point::periodic) != health_status::unhealthy) return true;
+        core.counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
+        core.notify(
+            [&](pool_listener& listener) { listener.on_health_check_failed(s.info, check_point::periodic); });
+        return false;
     }
 };
 

@@ -37,6 +37,8 @@ struct session_identity {
 //   identity()         what it opened (see session_identity)
 //   set_default_isolation(level), begin(level)  transactions at a level of its database
 //   interrupt()        makes the running statement fail; callable from another thread
+//   idle_upkeep()      what it does for itself after a stretch idle (pool_config::idle_upkeep_after):
+//                      statistics, caches given back; never throws
 template <class S>
 concept session = std::move_constructible<S> && std::destructible<S> &&
                   requires(S& s, const S& cs, typename S::level_type level, int code) {
@@ -48,6 +50,7 @@ concept session = std::move_constructible<S> && std::destructible<S> &&
                       { s.set_default_isolation(level) } noexcept;
                       s.begin(level);
                       { s.interrupt() } noexcept;
+                      { s.idle_upkeep() } noexcept;
                   };
 
 // Where a pool's sessions come from, made from the pool's `Config`.

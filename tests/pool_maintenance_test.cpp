@@ -1,7 +1,7 @@
 // pool_maintenance: one round of upkeep, run by maintain() on a manual clock or by the background
 // thread: periodic health checks when due, retiring aged and long-idle connections (above
-// min_connections), and growing back to min_connections. The partition is internal; these tests go
-// through a pool.
+// min_connections), growing back to min_connections, and the idle upkeep of connections idle for
+// idle_upkeep_after. The partition is internal; these tests go through a pool.
 #define BOOST_TEST_MODULE pool_maintenance
 #include <boost/test/unit_test.hpp>
 
@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <set>
 #include <vector>
+
+#include <sqlite3.h>
 
 #include "support/pool_helpers.hpp"
 
@@ -263,6 +265,40 @@ BOOST_AUTO_TEST_CASE(background_maintenance_replenishes_to_min) {
         return s.total == 2u && s.idle == 2u;
     }));
     BOOST_TEST(pool.stats().created == 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(idle_upkeep, sqlpool_test::pool_fixture)
+
+// The page cache a connection filled goes back once it has been idle for idle_upkeep_after.
+BOOST_AUTO_TEST_CASE(a_connection_idle_long_enough_gives_its_page_cache_back) {
+    manual_clock clock;
+    auto config = small_config(path, 1, 1);
+    config.idle_upkeep_after = 60s;
+    clocked_pool<> pool{config, {}, {}, clock};
+    const auto cache_used = [&] {
+        auto lease = pool.acquire();
+        int used = 0;
+        int highwater = 0;
+        (void)sqlite3_db_status(lease->native_handle(), SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0);
+        return used;
+    };
+    {
+        auto lease = pool.acquire();
+        lease->exec("CREATE TABLE t(x BLOB)");
+        for (int i = 0; i < 200; ++i) lease->exec("INSERT INTO t VALUES (zeroblob(2000))");
+        (void)lease->query_value<std::int64_t>("SELECT sum(length(x)) FROM t");
+    }
+    const int full = cache_used();
+    BOOST_TEST(full > 256 * 1024);
+    clock.advance(59s);
+    pool.maintain();
+    BOOST_TEST(cache_used() >= full / 2); // not idle long enough (and read again: used again)
+    clock.advance(60s);
+    pool.maintain();
+    BOOST_TEST(cache_used() < full / 4);
+    check_conservation(pool.stats());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

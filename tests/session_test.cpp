@@ -58,6 +58,7 @@ public:
         bool dirty = false;
         bool unfixable = false;
         int broken = 0;
+        int upkeeps = 0;
     };
 
     fake_session(fake_server& server, int level) : state_(std::make_unique<state>()) {
@@ -89,6 +90,7 @@ public:
     void set_default_isolation(int level) noexcept { state_->level = level; }
     int begin(int level) { return level; }
     void interrupt() noexcept {}
+    void idle_upkeep() noexcept { ++state_->upkeeps; }
 
     state& get() { return *state_; }
 
@@ -232,6 +234,43 @@ BOOST_AUTO_TEST_CASE(sessions_open_with_the_isolation_policy_default_and_restore
     BOOST_TEST(pool.stats().resets == 1u);
     BOOST_TEST(pool.stats().closed.total() == 0u);
     BOOST_TEST(server.opened == 1);
+}
+
+BOOST_AUTO_TEST_CASE(maintenance_tends_a_used_session_once_per_idle_stretch) {
+    fake_server& server = server_named("tended");
+    auto config = fake_config("tended", 2, 2);
+    config.idle_upkeep_after = 60s;
+    fake_pool pool{config};
+    const auto t0 = std::chrono::steady_clock::now();
+    fake_session::state* used = nullptr;
+    {
+        auto lease = pool.acquire();
+        used = &lease->get();
+    }
+    pool.maintain(t0 + 30s); // idle, not yet for long
+    BOOST_TEST(used->upkeeps == 0);
+    pool.maintain(t0 + 120s);
+    BOOST_TEST(used->upkeeps == 1);
+    pool.maintain(t0 + 240s); // not used since
+    BOOST_TEST(used->upkeeps == 1);
+    BOOST_TEST(server.closed == 0); // `used` is still the session's
+    auto a = pool.acquire();
+    auto b = pool.acquire();
+    BOOST_TEST(a->get().upkeeps + b->get().upkeeps == 1); // the session never used was never tended
+}
+
+BOOST_AUTO_TEST_CASE(idle_upkeep_after_zero_never_tends) {
+    (void)server_named("untended");
+    auto config = fake_config("untended", 1, 1);
+    config.idle_upkeep_after = 0s;
+    fake_pool pool{config};
+    fake_session::state* used = nullptr;
+    {
+        auto lease = pool.acquire();
+        used = &lease->get();
+    }
+    pool.maintain(std::chrono::steady_clock::now() + 20min); // under connection_max_age: still open
+    BOOST_TEST(used->upkeeps == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_session_that_retires_itself_is_closed_and_replaced) {

@@ -219,6 +219,19 @@ bool connection::ping() {
     return query_value<std::int64_t>("SELECT 1") == 1;
 }
 
+void connection::idle_upkeep() noexcept {
+    if (!core_ || core_->broken_code() != 0 || in_transaction()) return;
+    sqlite3* db = core_->db();
+    if (core_->optimizes()) {
+        // https://sqlite.org/pragma.html#pragma_optimize: for long-lived connections, run it
+        // periodically. Its ANALYZE writes: not worth waiting for the write lock.
+        (void)sqlite3_busy_timeout(db, 0);
+        (void)sqlite3_exec(db, "PRAGMA optimize", nullptr, nullptr, nullptr);
+        (void)sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count()));
+    }
+    (void)sqlite3_db_release_memory(db);
+}
+
 bool connection::settings_changed() const noexcept {
     return core_ && core_->settings_writes() != 0;
 }

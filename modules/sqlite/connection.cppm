@@ -140,6 +140,10 @@ public:
     // True when the connection is not broken, answers a trivial statement, holds no transaction,
     // and its file is still the one at its path.
     [[nodiscard]] bool ping();
+    // Upkeep after a stretch idle: PRAGMA optimize with what this connection ran (when its pool
+    // optimizes; skipped when another connection holds the write lock), and the page cache given
+    // back (sqlite3_db_release_memory). Never throws; nothing when broken or in a transaction.
+    void idle_upkeep() noexcept;
     // The device and inode of the file it opened ({0, 0} in memory).
     [[nodiscard]] session_identity identity() const noexcept { return {file_device(), file_inode()}; }
     // False only when nothing ran on this connection since mark_clean() (no statement, no raw

@@ -119,6 +119,7 @@ public:
     [[nodiscard]] bool escaped() const noexcept { return handle_escaped_; }
     // Runs PRAGMA optimize when it closes (unless broken): upkeep for pooled connections.
     void optimize_on_close() noexcept { optimize_on_close_ = true; }
+    [[nodiscard]] bool optimizes() const noexcept { return optimize_on_close_; }
     // The reader gate of this connection's database file (see :reader_gate), or none.
     void set_reader_gate(std::shared_ptr<const reader_gate> gate) noexcept { gate_ = std::move(gate); }
 
