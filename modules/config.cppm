@@ -139,6 +139,11 @@ struct pool_config {
     void check() const {
         if (auto problems = validate(); !problems.empty()) throw config_error(std::move(problems));
     }
+    // This configuration, validated (see check()): for constructors' initialiser lists.
+    [[nodiscard]] const pool_config& checked() const {
+        check();
+        return *this;
+    }
 
     // The open_options every connection of the pool is opened with (path as given).
     [[nodiscard]] open_options connection_options() const {

@@ -78,7 +78,7 @@ public:
     using self_ptr = std::shared_ptr<basic_pool_core>;
 
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
-        : open_base(checked(config)), config_(std::move(config)), health_(std::move(health)),
+        : open_base(config.checked()), config_(std::move(config)), health_(std::move(health)),
           recycling_(std::move(recycling)), clock_(std::move(clock)), slots_(config_.max_connections) {}
 
     // A lease, or (when !throw_on_timeout) an empty one after `timeout`. The fast path claims an
@@ -122,11 +122,6 @@ public:
     Clock& clock() noexcept { return clock_; }
 
 private:
-    // Validates `config` before the session source sees it.
-    static pool_config checked(pool_config config) {
-        config.check();
-        return config;
-    }
     [[noreturn]] void throw_closed() const {
         throw pool_closed_error("pool for '" + config_.database + "' is closed");
     }

@@ -35,11 +35,6 @@ inline pool_config reader_config(pool_config config) {
     return config;
 }
 
-inline pool_config checked(pool_config config) {
-    config.check();
-    return config;
-}
-
 // ":memory:" names one database for both sides: resolved here once, into `config`, and kept alive
 // by the connection returned (each pool would otherwise make its own).
 inline std::optional<connection> shared_memory_keeper(pool_config& config) {
@@ -69,7 +64,7 @@ public:
     // Validates `config` (config_error lists every problem), opens the writer (which creates the
     // file when the mode allows), then min_connections readers.
     explicit read_write_pool(pool_config config)
-        : config_(detail::checked(config)), keeper_(detail::shared_memory_keeper(config)),
+        : config_(config.checked()), keeper_(detail::shared_memory_keeper(config)),
           writer_(detail::writer_config(config)), readers_(detail::reader_config(std::move(config))) {}
 
     read_write_pool(const read_write_pool&) = delete;

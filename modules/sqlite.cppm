@@ -4,5 +4,6 @@ export import :constants;
 export import :values;
 export import :statement;
 export import :statement_cache;
+export import :query_range;
 export import :open_options;
 export import :connection;

@@ -17,9 +17,13 @@ class raw_db {
 public:
     raw_db(const fs::path& path, int flags) {
         const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_EXRESCODE, nullptr);
-        if (rc != SQLITE_OK)
-            throw backup_error("cannot open '" + path.string() +
-                               "': " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
+        if (rc != SQLITE_OK) {
+            // A failed open still returns a handle (https://sqlite.org/c3ref/open.html): close it.
+            std::string message = "cannot open '" + path.string() +
+                                  "': " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+            (void)sqlite3_close_v2(db_);
+            throw backup_error(message);
+        }
     }
     raw_db(const raw_db&) = delete;
     raw_db& operator=(const raw_db&) = delete;

@@ -174,7 +174,7 @@ void checkpointer::round() noexcept {
     const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (log < 0) return; // not a WAL database (-1, -1)
     round_frames_.store(static_cast<std::uint64_t>(log), std::memory_order_relaxed);
-    next_frames_.store(static_cast<std::uint64_t>(log) + soft_frames_.load(std::memory_order_relaxed) / 2,
+    next_frames_.store(static_cast<std::uint64_t>(log) + (soft_frames_.load(std::memory_order_relaxed) / 2),
                        std::memory_order_relaxed);
     const std::uint64_t frame = [&] {
         const std::lock_guard lock(mutex_);

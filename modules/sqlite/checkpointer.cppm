@@ -79,7 +79,7 @@ private:
     pool_listener* listener_;
     sqlite3* db_ = nullptr; // the checkpoint thread's own connection
     std::string wal_path_;
-    std::pair<dev_t, ino_t> file_{}; // the database file db_ has open
+    std::pair<dev_t, ino_t> file_; // the database file db_ has open
     std::atomic<std::uint64_t> soft_frames_;
     std::atomic<std::uint64_t> hard_frames_;
     // The WAL's frames at the last round, and from how many frames a commit nudges the next one:

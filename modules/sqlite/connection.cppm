@@ -10,6 +10,7 @@ import :open_options;
 import :file_watch;
 import :statement;
 import :statement_cache;
+import :query_range;
 
 namespace sqlpool::detail {
 
@@ -32,8 +33,6 @@ namespace sqlpool::detail {
 
 export namespace sqlpool {
 
-template <column_type... Ts>
-class query_range;
 class transaction;
 class sqlite_source;
 
@@ -92,7 +91,7 @@ public:
     [[nodiscard]] T query_value(std::string_view sql, const Args&... args) {
         statement stmt = prepare_query(sql, 1, args...);
         if (!stmt.step()) throw error("query returned no row [sql: " + std::string(sql) + "]");
-        check_columns(stmt, 1, sql);
+        detail::check_columns(stmt, 1, sql);
         return stmt.column<T>(0);
     }
 
@@ -189,22 +188,13 @@ private:
     statement prepare_query(std::string_view sql, int columns, const Args&... args) {
         statement stmt = prepare(sql);
         // A reused statement is checked after its first step (see statement::reused()).
-        if (!stmt.reused()) check_columns(stmt, columns, sql);
+        if (!stmt.reused()) detail::check_columns(stmt, columns, sql);
         stmt.bind_all(args...);
         return stmt;
     }
 
-    template <column_type... Ts>
-    friend class query_range;
     friend class sqlite_source; // attaches its checkpointer's hook and reader gate
     friend sqlite3* detail::upkeep_handle(const connection& conn);
-
-    static void check_columns(const statement& stmt, int columns, std::string_view sql) {
-        if (stmt.column_count() != columns)
-            throw misuse_error("query reads " + std::to_string(columns) +
-                               " column(s) but the statement returns " + std::to_string(stmt.column_count()) +
-                               " [sql: " + std::string(sql) + "]");
-    }
 
     [[nodiscard]] detail::connection_core& core() const {
         if (!core_) throw misuse_error("use of a moved-from connection");
@@ -221,77 +211,6 @@ private:
     open_options options_;
     std::shared_ptr<detail::connection_core> core_; // shared with its uncached statements
     isolation_level default_isolation_ = isolation_level::deferred;
-};
-
-// The rows of a query: an input view of std::tuple<Ts...>. Copies share one cursor.
-template <column_type... Ts>
-class query_range : public ::ranges::view_base, public std::ranges::view_base {
-    struct cursor {
-        statement stmt;
-        std::optional<std::tuple<Ts...>> row;
-        bool started = false;
-
-        void advance() {
-            const bool first = !started;
-            started = true;
-            if (stmt && stmt.step()) {
-                if (first && stmt.reused())
-                    connection::check_columns(stmt, static_cast<int>(sizeof...(Ts)), stmt.sql());
-                row = read(std::index_sequence_for<Ts...>{});
-            } else {
-                row.reset();
-                stmt = statement{}; // done: hand the statement back to the cache at once
-            }
-        }
-        template <std::size_t... I>
-        std::tuple<Ts...> read(std::index_sequence<I...>) {
-            return std::tuple<Ts...>{stmt.template column<Ts>(static_cast<int>(I))...};
-        }
-    };
-
-public:
-    class iterator {
-    public:
-        using value_type = std::tuple<Ts...>;
-        using reference = const value_type&;
-        using difference_type = std::ptrdiff_t;
-        using iterator_concept = std::input_iterator_tag;
-        using iterator_category = std::input_iterator_tag;
-
-        iterator() = default;
-        reference operator*() const { return *cursor_->row; }
-        const value_type* operator->() const { return &*cursor_->row; }
-        iterator& operator++() {
-            cursor_->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-            return it.cursor_ == nullptr || !it.cursor_->row.has_value();
-        }
-
-    private:
-        friend class query_range;
-        explicit iterator(cursor* c) : cursor_(c) {}
-        cursor* cursor_ = nullptr;
-    };
-
-    query_range() = default;
-    // Steps to the first row at once, so that errors (a wrong column count included) surface here.
-    explicit query_range(statement stmt)
-        : cursor_(std::make_shared<cursor>(cursor{std::move(stmt), {}, false})) {
-        cursor_->advance();
-    }
-
-    iterator begin() {
-        if (!cursor_) return iterator{};
-        if (!cursor_->started) cursor_->advance();
-        return iterator{cursor_.get()};
-    }
-    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    std::shared_ptr<cursor> cursor_;
 };
 
 template <column_type... Ts, bindable... Args>
