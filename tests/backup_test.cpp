@@ -42,6 +42,15 @@ void create_items(Pool& pool) {
         [](sqlpool::connection& c) { c.exec("CREATE TABLE items(id INTEGER PRIMARY KEY, body BLOB)"); });
 }
 
+// `rows` rows of `bytes` bytes, each in a write() of its own.
+template <class Pool>
+void insert_items(Pool& pool, int rows, int bytes) {
+    for (int i = 0; i < rows; ++i)
+        pool.write([bytes](sqlpool::connection& c) {
+            c.exec("INSERT INTO items(body) VALUES (zeroblob(?))", bytes);
+        });
+}
+
 template <class Pool>
 std::int64_t count_items(Pool& pool) {
     return pool.read(
@@ -137,12 +146,10 @@ BOOST_FIXTURE_TEST_CASE(a_backup_under_writes_keeps_every_row_acknowledged_befor
 BOOST_FIXTURE_TEST_CASE(a_restore_under_readers_swaps_the_content_and_the_pool_goes_on, pool_fixture) {
     sqlpool::pool pool(wal_config(path));
     create_items(pool);
-    for (int i = 0; i < 100; ++i)
-        pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(body) VALUES (zeroblob(100))"); });
+    insert_items(pool, 100, 100);
     const std::string copy = dir.file("copy.db");
     (void)sqlpool::backup_to(pool, copy);
-    for (int i = 0; i < 50; ++i)
-        pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(body) VALUES (zeroblob(100))"); });
+    insert_items(pool, 50, 100);
     std::atomic<bool> stop{false};
     std::atomic<int> errors{0};
     std::atomic<std::uint64_t> reads{0};
@@ -220,8 +227,7 @@ BOOST_FIXTURE_TEST_CASE(a_restore_waits_for_leases_and_gives_up_cleanly, pool_fi
 BOOST_FIXTURE_TEST_CASE(a_backup_never_replaces_its_destination_with_a_partial_copy, pool_fixture) {
     sqlpool::pool pool(wal_config(path));
     create_items(pool);
-    for (int i = 0; i < 200; ++i)
-        pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(body) VALUES (zeroblob(1024))"); });
+    insert_items(pool, 200, 1024);
     const std::string copy = dir.file("copy.db");
     std::ofstream(copy) << "the previous backup";
     const std::size_t files = files_in(dir.path());
@@ -258,8 +264,7 @@ BOOST_FIXTURE_TEST_CASE(a_backup_refuses_the_live_file_a_directory_and_a_missing
 BOOST_FIXTURE_TEST_CASE(vacuum_into_makes_a_compact_verified_copy, pool_fixture) {
     sqlpool::pool pool(wal_config(path));
     create_items(pool);
-    for (int i = 0; i < 300; ++i)
-        pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(body) VALUES (zeroblob(1024))"); });
+    insert_items(pool, 300, 1024);
     pool.write([](sqlpool::connection& c) { c.exec("DELETE FROM items WHERE id % 2 = 0"); });
     const std::string full = dir.file("full.db");
     const std::string compact = dir.file("compact.db");
@@ -275,8 +280,7 @@ BOOST_FIXTURE_TEST_CASE(a_rollback_journal_database_is_copied_in_one_step, pool_
     config.journal = sqlpool::journal_mode::delete_journal;
     sqlpool::pool pool(config);
     create_items(pool);
-    for (int i = 0; i < 100; ++i)
-        pool.write([](sqlpool::connection& c) { c.exec("INSERT INTO items(body) VALUES (zeroblob(1024))"); });
+    insert_items(pool, 100, 1024);
     const std::string copy = dir.file("copy.db");
     const auto result = sqlpool::backup_to(pool, copy, {.pages_per_step = 4});
     BOOST_TEST(result.steps == 1u);
