@@ -96,6 +96,11 @@ struct pool_config {
     // managed: how long new transactions may be held for one checkpoint, and how long it waits
     // for the readers already in the WAL.
     std::chrono::milliseconds reader_gap = 200ms;
+    // managed: once checkpoints at the hard size have failed this long (readers stayed in the WAL
+    // through the reader gaps), read transactions on the file's pooled connections end: a running
+    // statement is interrupted and the next one refused (timeout_error), until a checkpoint
+    // resets the WAL. A transaction that runs nothing meanwhile is not reached. 0: never.
+    std::chrono::milliseconds read_transaction_limit = 30s;
     // PRAGMA optimize as SQLite recommends for long-lived connections
     // (https://sqlite.org/pragma.html#pragma_optimize): with analysis_limit=400 (unless a pragma
     // sets it), optimize=0x10002 when a connection opens, and optimize when it closes. Connections
@@ -176,7 +181,7 @@ struct duration_rule {
     std::chrono::milliseconds max;
 };
 
-inline constexpr std::array<duration_rule, 10> duration_rules{{
+inline constexpr std::array<duration_rule, 11> duration_rules{{
     {"acquire_timeout", &pool_config::acquire_timeout, false, pool_config::max_duration},
     {"connection_max_age", &pool_config::connection_max_age, false, pool_config::max_duration},
     {"idle_timeout", &pool_config::idle_timeout, false, pool_config::max_duration},
@@ -186,6 +191,7 @@ inline constexpr std::array<duration_rule, 10> duration_rules{{
     {"busy_timeout", &pool_config::busy_timeout, true, pool_config::max_busy_timeout},
     {"close_timeout", &pool_config::close_timeout, true, pool_config::max_duration},
     {"reader_gap", &pool_config::reader_gap, false, pool_config::max_busy_timeout},
+    {"read_transaction_limit", &pool_config::read_transaction_limit, true, pool_config::max_duration},
     {"idle_upkeep_after", &pool_config::idle_upkeep_after, true, pool_config::max_duration},
 }};
 

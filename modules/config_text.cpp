@@ -177,6 +177,7 @@ const std::vector<config_field>& config_fields() {
         count_field("wal_soft_limit", &pool_config::wal_soft_limit),
         count_field("wal_hard_limit", &pool_config::wal_hard_limit),
         duration_field(&pool_config::reader_gap),
+        duration_field(&pool_config::read_transaction_limit),
         bool_field("optimize", &pool_config::optimize),
         duration_field(&pool_config::idle_upkeep_after),
     };

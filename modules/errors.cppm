@@ -103,11 +103,13 @@ public:
     using error::error;
 };
 
-// acquire() waited acquire_timeout (or the time given) and got no connection. stats() is the
-// pool's snapshot at that moment.
+// acquire() waited acquire_timeout (or the time given) and got no connection, or a call's
+// sqlpool::deadline passed: while it waited for a connection or a lock, or while a statement ran
+// (the statement was interrupted, and its transaction rolls back). stats() is the pool's snapshot
+// when it waited for a connection, empty otherwise.
 class timeout_error : public error {
 public:
-    timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats)
+    timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats = {})
         : error(what), waited_(waited), stats_(stats) {}
     [[nodiscard]] std::chrono::nanoseconds waited() const noexcept { return waited_; }
     [[nodiscard]] const pool_stats& stats() const noexcept { return stats_; }
@@ -115,6 +117,13 @@ public:
 private:
     std::chrono::nanoseconds waited_;
     pool_stats stats_;
+};
+
+// A call's sqlpool::deadline had its stop_token asked to stop: the wait or the statement it
+// interrupted was given up (a transaction rolls back), nothing of the call is acknowledged.
+class cancelled_error : public error {
+public:
+    using error::error;
 };
 
 // A backup, a VACUUM INTO or a restore could not be made, or its source or copy is not a sound

@@ -30,7 +30,8 @@ inline std::uint64_t fork_generation_now() noexcept {
 // holder the child terminates rather than touch them.
 template <class... Parts>
 void leave_behind(Parts&&... parts) noexcept {
-    // An intended leak, in a forked child only. NOLINTNEXTLINE(cppcoreguidelines-owning-memory,bugprone-unhandled-exception-at-new)
+    // An intended leak, in a forked child only.
+    // NOLINTNEXTLINE(cppcoreguidelines-owning-memory,bugprone-unhandled-exception-at-new)
     (void)new std::tuple<std::remove_cvref_t<Parts>...>(std::forward<Parts>(parts)...);
 }
 

@@ -4,6 +4,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool;
 import :errors;
+import :deadline;
 import :sqlite;
 import :session;
 import :config;
@@ -78,6 +79,19 @@ public:
         return live_core()->acquire(core_, timeout, true);
     }
 
+    // A lease waiting until `limit` passes (timeout_error) or its stop_token is asked to stop
+    // (cancelled_error). The lease's connection keeps the deadline until it is returned: no
+    // statement starts after it, a running one is interrupted, lock waits end at it.
+    [[nodiscard]] lease acquire(const deadline& limit) {
+        if (!limit.stop_requested() && limit.passed())
+            throw timeout_error("the deadline passed before acquire() from the pool for '" +
+                                    core_->config().database + "' began",
+                                std::chrono::nanoseconds::zero());
+        lease got = live_core()->acquire(core_, limit, true);
+        got->set_deadline(limit);
+        return got;
+    }
+
     // Like acquire(), but std::nullopt instead of timeout_error.
     [[nodiscard]] std::optional<lease>
     try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
@@ -100,6 +114,16 @@ public:
     auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return detail::run_transaction([&] { return acquire(); }, live_core()->listener_sink(),
                                        Isolation::write_level, core_->config().transaction_timeout,
+                                       deadline{}, tx_counts_, fn);
+    }
+    // write() within `limit`: the waits for a connection and for locks, the retries and fn's
+    // statements all end at it, with timeout_error (cancelled_error on a stop request).
+    template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    auto write(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(limit); }, live_core()->listener_sink(),
+                                       Isolation::write_level, core_->config().transaction_timeout, limit,
                                        tx_counts_, fn);
     }
 
@@ -110,6 +134,15 @@ public:
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return detail::run_transaction([&] { return acquire(); }, live_core()->listener_sink(),
                                        isolation_level::deferred, core_->config().transaction_timeout,
+                                       deadline{}, tx_counts_, fn);
+    }
+    // read() within `limit` (see write(limit, fn)).
+    template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    auto read(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(limit); }, live_core()->listener_sink(),
+                                       isolation_level::deferred, core_->config().transaction_timeout, limit,
                                        tx_counts_, fn);
     }
 

@@ -7,6 +7,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_core;
 import :errors;
+import :deadline;
 import :session;
 import :config;
 import :connection_info;
@@ -90,7 +91,21 @@ public:
             if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
                 return check_out(self, i, {});
         }
-        return acquire_queued(self, timeout, throw_on_timeout);
+        const auto started = concurrent ? steady::now() : steady::time_point{}; // single_thread never waits
+        return acquire_queued(self, started, deadline(detail::deadline_after(started, timeout)),
+                              throw_on_timeout);
+    }
+
+    // The same, waiting until `limit` passes (a stop request ends the wait with cancelled_error).
+    lease acquire(const self_ptr& self, const deadline& limit, bool throw_on_timeout) {
+        if (closed_.load(std::memory_order_acquire)) [[unlikely]]
+            throw_closed();
+        if (limit.stop_requested()) throw_cancelled();
+        if ((!strict_fifo || waiters_.waiting() == 0) && !suspended_.load(std::memory_order_relaxed)) {
+            if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
+                return check_out(self, i, {});
+        }
+        return acquire_queued(self, steady::now(), limit, throw_on_timeout);
     }
 
     void give_back(slot* leased) noexcept override {
@@ -125,19 +140,24 @@ private:
     [[noreturn]] void throw_closed() const {
         throw pool_closed_error("pool for '" + config_.database + "' is closed");
     }
+    [[noreturn]] void throw_cancelled() const {
+        throw cancelled_error("acquire from the pool for '" + config_.database +
+                              "' was cancelled (its stop_token was asked to stop)");
+    }
 
     // Queues this thread until it takes an idle slot, reserves capacity to open one, is handed a
-    // connection, or times out.
-    lease acquire_queued(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout) {
-        const auto started = concurrent ? steady::now() : steady::time_point{}; // single_thread never waits
+    // connection, or `limit` passes.
+    lease acquire_queued(const self_ptr& self, steady::time_point started, const deadline& limit,
+                         bool throw_on_timeout) {
         const auto elapsed = [&] {
             return concurrent ? std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started)
                               : std::chrono::nanoseconds::zero();
         };
-        const auto deadline = detail::deadline_after(started, timeout);
+        const auto me = std::make_shared<waiter_type>();
+        detail::stop_wake<mutex_type, waiter_type> on_stop; // armed before the lock, gone after it
+        detail::arm_stop_wake<concurrent>(on_stop, limit, mutex_, *me);
         lock_type lock(mutex_);
         if (closed_.load(std::memory_order_relaxed)) throw_closed();
-        const auto me = std::make_shared<waiter_type>();
         waiters_.enqueue(*me);
         bool queued = true; // false once woken: whoever woke it took it out of the queue
         bool open_new = false;
@@ -154,10 +174,15 @@ private:
             queued = queued && !std::exchange(me->signalled, false);
             got = suspended_.load(std::memory_order_relaxed) ? none : try_take(*me, queued, open_new);
             if (got != none) break;
+            if (limit.stop_requested()) {
+                if (queued) waiters_.dequeue(*me);
+                lock.unlock();
+                throw_cancelled();
+            }
             if (!queued) { // woken, found nothing: back at the head, and look once more
                 waiters_.enqueue_front(*me);
                 queued = true;
-            } else if (!sleep(lock, *me, deadline)) {
+            } else if (!sleep(lock, *me, limit.at())) {
                 waiters_.dequeue(*me);
                 ++counts_.timeouts;
                 return timed_out(lock, elapsed(), throw_on_timeout);

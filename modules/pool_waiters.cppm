@@ -4,6 +4,7 @@
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_waiters;
+import :deadline;
 
 namespace sqlpool::detail {
 
@@ -16,6 +17,27 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::
     const std::chrono::duration<double> room = steady::time_point::max() - start;
     if (std::chrono::duration<double>(timeout) >= room) return steady::time_point::max();
     return start + std::chrono::duration_cast<steady::duration>(timeout);
+}
+
+// Wakes a waiter when a deadline's stop_token is asked to stop (see arm_stop_wake()).
+template <class Mutex, class Waiter>
+struct stop_waker {
+    Mutex* mutex;
+    Waiter* waiter;
+    void operator()() const {
+        const std::lock_guard lock(*mutex);
+        waiter->wakeup.notify_all();
+    }
+};
+template <class Mutex, class Waiter>
+using stop_wake = std::optional<std::stop_callback<stop_waker<Mutex, Waiter>>>;
+
+// Arms `wake` to wake `w` when `limit`'s stop_token is asked to stop. Arm it before locking
+// `mutex` (the callback may run at once, and locks it) and let it go after unlocking it.
+template <bool Concurrent, class Mutex, class Waiter>
+void arm_stop_wake(stop_wake<Mutex, Waiter>& wake, const deadline& limit, Mutex& mutex, Waiter& w) {
+    if (Concurrent && limit.stop_token().stop_possible())
+        wake.emplace(limit.stop_token(), stop_waker<Mutex, Waiter>{&mutex, &w});
 }
 
 inline constexpr std::size_t no_slot = static_cast<std::size_t>(-1);

@@ -4,6 +4,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:read_write_pool;
 import :errors;
+import :deadline;
 import :sqlite;
 import :config;
 import :stats;
@@ -81,8 +82,11 @@ public:
         return readers_.try_acquire(timeout);
     }
 
+    [[nodiscard]] lease acquire(const deadline& limit) { return readers_.acquire(limit); }
+
     // The writer connection, waiting up to the longer of acquire_timeout and transaction_timeout.
     [[nodiscard]] lease acquire_writer() { return writer_.acquire(); }
+    [[nodiscard]] lease acquire_writer(const deadline& limit) { return writer_.acquire(limit); }
 
     // basic_pool::write() on the writer and basic_pool::read() on a reader.
     template <std::invocable<connection&> F>
@@ -92,6 +96,15 @@ public:
     template <std::invocable<connection&> F>
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
         return readers_.read(std::forward<F>(fn));
+    }
+    // The same within a deadline (see basic_pool::write(limit, fn)).
+    template <std::invocable<connection&> F>
+    auto write(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return writer_.write(limit, std::forward<F>(fn));
+    }
+    template <std::invocable<connection&> F>
+    auto read(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+        return readers_.read(limit, std::forward<F>(fn));
     }
 
     // The readers' and the writer's counts added together (wait percentiles: the larger).

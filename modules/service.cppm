@@ -4,6 +4,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:service;
 import :errors;
+import :deadline;
 import :sqlite;
 import :config;
 import :stats;
@@ -131,6 +132,22 @@ public:
     auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
         detail::service_call call(gate_, "read");
         return call.pool().read(std::forward<F>(fn));
+    }
+
+    // write() and read() within a deadline (see basic_pool::write(limit, fn)).
+    template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    auto write(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+        detail::service_call call(gate_, "write");
+        return call.pool().write(limit, std::forward<F>(fn));
+    }
+    template <std::invocable<connection&> F>
+    // fn may run again after a retry, so it is never forwarded.
+    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    auto read(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+        detail::service_call call(gate_, "read");
+        return call.pool().read(limit, std::forward<F>(fn));
     }
 
     // Runs one statement through write(); returns the number of rows it changed.

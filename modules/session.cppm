@@ -6,6 +6,7 @@ module;
 export module sqlpool:session;
 import :names;
 import :stats;
+import :deadline;
 
 export namespace sqlpool {
 
@@ -39,9 +40,11 @@ struct session_identity {
 //   interrupt()        makes the running statement fail; callable from another thread
 //   idle_upkeep()      what it does for itself after a stretch idle (pool_config::idle_upkeep_after):
 //                      statistics, caches given back; never throws
+//   set_deadline(d)    bounds what runs on it until its reset (lock waits, statements: timeout_error,
+//                      or cancelled_error on a stop request); an unbounded deadline clears it
 template <class S>
 concept session = std::move_constructible<S> && std::destructible<S> &&
-                  requires(S& s, const S& cs, typename S::level_type level, int code) {
+                  requires(S& s, const S& cs, typename S::level_type level, int code, const deadline& limit) {
                       { s.reset_for_reuse() } -> std::same_as<reset_verdict>;
                       { cs.broken_code() } noexcept -> std::same_as<int>;
                       { S::classify(code) } noexcept -> std::same_as<error_action>;
@@ -51,6 +54,7 @@ concept session = std::move_constructible<S> && std::destructible<S> &&
                       s.begin(level);
                       { s.interrupt() } noexcept;
                       { s.idle_upkeep() } noexcept;
+                      { s.set_deadline(limit) } noexcept;
                   };
 
 // Where a pool's sessions come from, made from the pool's `Config`.

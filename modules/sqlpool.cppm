@@ -1,6 +1,7 @@
 // The one public entry point: `import sqlpool;`.
 export module sqlpool;
 export import :errors;
+export import :deadline;
 export import :names; // no exported names: every interface partition must be reachable
 export import :session;
 export import :sqlite;

@@ -38,6 +38,7 @@ struct wal_counts {
     std::uint64_t truncate = 0;      // TRUNCATE checkpoints that reset the WAL (past wal_hard_limit)
     std::uint64_t reader_gaps = 0;   // times new transactions were held for one
     std::uint64_t starved = 0;       // escalations that readers still kept from resetting the WAL
+    std::uint64_t read_caps = 0;     // times read transactions were capped (read_transaction_limit)
 };
 
 // Its fields are listed once, in detail::for_each_stat, which merging and the exports read.
@@ -122,7 +123,7 @@ struct wal_field {
     stat_field field;
     std::uint64_t wal_counts::* member = nullptr;
 };
-inline constexpr std::array<wal_field, 6> wal_fields{{
+inline constexpr std::array<wal_field, 7> wal_fields{{
     {{"bytes", "wal", "sqlpool_wal_bytes", "The WAL file's size at the last checkpoint round.",
       stat_kind::gauge},
      &wal_counts::bytes},
@@ -140,6 +141,10 @@ inline constexpr std::array<wal_field, 6> wal_fields{{
     {{"starved", "wal", "sqlpool_wal_starved_total",
       "Escalated checkpoints that readers kept from resetting the WAL.", stat_kind::counter},
      &wal_counts::starved},
+    {{"read_caps", "wal", "sqlpool_read_caps_total",
+      "Times read transactions were ended because the WAL starved for read_transaction_limit.",
+      stat_kind::counter},
+     &wal_counts::read_caps},
 }};
 
 struct wait_field {

@@ -7,6 +7,7 @@ import :errors;
 import :sqlite;
 import :events;
 import :config;
+import :deadline;
 
 namespace sqlpool::detail {
 
@@ -220,18 +221,42 @@ auto run_once(Acquire& acquire, isolation_level level, transaction_counters& cou
     }
 }
 
+// The limits of one read()/write() call: its transaction_timeout (for retries after busy) and
+// the caller's deadline, if any.
+struct call_limits {
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point retry_until; // the earlier of the two
+    const deadline* limit;                             // the caller's
+};
+
+// The call's deadline ended the retries: timeout_error (cancelled_error on a stop request) rather
+// than the busy_error that came last.
+[[noreturn]] inline void throw_past_deadline(const call_limits& call, std::uint64_t attempt,
+                                             const busy_error& busy) {
+    if (call.limit->stop_requested())
+        throw cancelled_error("the call was cancelled (its stop_token was asked to stop) after " +
+                              std::to_string(attempt) + " attempt(s): " + busy.sqlite_message());
+    const auto spent = std::chrono::steady_clock::now() - call.started;
+    throw timeout_error("the call's deadline passed after " + std::to_string(attempt) +
+                            " attempt(s), the last one busy: " + busy.sqlite_message(),
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(spent));
+}
+
 // The pause before retrying after SQLITE_BUSY: jittered, doubling up to 50 ms. Throws the final
-// busy_error, saying how often and how long it tried, when the deadline would pass.
+// busy_error, saying how often and how long it tried, when transaction_timeout would pass, and
+// timeout_error (or cancelled_error) when the caller's deadline would.
 inline void pause_after_busy(const busy_error& busy, std::uint64_t attempt, std::chrono::microseconds& pause,
-                             std::chrono::steady_clock::time_point started,
-                             std::chrono::steady_clock::time_point deadline, listener_sink sink,
-                             transaction_counters& counts) {
+                             const call_limits& call, listener_sink sink, transaction_counters& counts) {
     thread_local std::minstd_rand jitter{std::random_device{}()};
     counts.busy_seen.fetch_add(1, std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
-    if (now + pause >= deadline) {
+    if (call.limit->passed(now + pause)) {
         counts.busy_surfaced.fetch_add(1, std::memory_order_relaxed);
-        const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+        throw_past_deadline(call, attempt, busy);
+    }
+    if (now + pause >= call.retry_until) {
+        counts.busy_surfaced.fetch_add(1, std::memory_order_relaxed);
+        const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - call.started);
         throw busy_error(busy.extended_code(),
                          "gave up after " + std::to_string(attempt) + " attempt(s) in " +
                              std::to_string(spent.count()) + "ms: " + busy.sqlite_message(),
@@ -251,23 +276,25 @@ inline void pause_after_busy(const busy_error& busy, std::uint64_t attempt, std:
 // has passed; then the busy_error reaches the caller. On database_moved_error (the file was
 // deleted or replaced: nothing of this attempt is in the file at the path) it runs fn again at
 // once on another connection, which the pool opens on the file now at the path. Any other
-// exception rolls back and propagates unchanged. fn may therefore run more than once.
+// exception rolls back and propagates unchanged. fn may therefore run more than once. `limit`
+// (the caller's deadline) bounds all of it: `acquire` passes it on to the connection it leases.
 template <class Acquire, class F>
 auto run_transaction(Acquire acquire, listener_sink sink, isolation_level level,
-                     std::chrono::milliseconds timeout, transaction_counters& counts, F& fn)
-    -> std::invoke_result_t<F&, connection&> {
+                     std::chrono::milliseconds timeout, const deadline& limit, transaction_counters& counts,
+                     F& fn) -> std::invoke_result_t<F&, connection&> {
     const auto started = std::chrono::steady_clock::now();
     // Capped at pool_config::max_duration (validate() refuses longer), so that
     // milliseconds::max() means "no deadline" rather than overflow.
-    const auto deadline = started + std::min(timeout, pool_config::max_duration);
+    const call_limits call{
+        started, std::min(started + std::min(timeout, pool_config::max_duration), limit.at()), &limit};
     auto pause = std::chrono::microseconds(500);
     for (std::uint64_t attempt = 1;; ++attempt) {
         try {
             return run_once(acquire, level, counts, fn);
         } catch (const busy_error& busy) {
-            pause_after_busy(busy, attempt, pause, started, deadline, sink, counts);
+            pause_after_busy(busy, attempt, pause, call, sink, counts);
         } catch (const database_moved_error&) {
-            if (std::chrono::steady_clock::now() >= deadline) throw;
+            if (std::chrono::steady_clock::now() >= call.retry_until) throw;
             counts.retried.fetch_add(1, std::memory_order_relaxed);
         }
     }

@@ -2,6 +2,7 @@
 #define BOOST_TEST_MODULE errors
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -68,6 +69,12 @@ BOOST_AUTO_TEST_CASE(every_class_derives_from_error_and_runtime_error) {
     BOOST_TEST(caught_as_error(sqlpool::config_error({"m"})));
     BOOST_TEST(caught_as_error(sqlpool::transaction_error("m")));
     BOOST_TEST(caught_as_error(sqlpool::state_error("m")));
+    static_assert(std::is_base_of_v<sqlpool::error, sqlpool::cancelled_error>);
+    static_assert(!std::is_base_of_v<sqlpool::timeout_error, sqlpool::cancelled_error>); // not a timeout
+    BOOST_TEST(caught_as_error(sqlpool::cancelled_error("m")));
+    // A deadline that passed outside an acquire carries no pool snapshot.
+    const sqlpool::timeout_error past_deadline("m", std::chrono::nanoseconds::zero());
+    BOOST_TEST(past_deadline.stats().total == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(the_most_specific_handler_wins) {

@@ -59,6 +59,7 @@ public:
         bool unfixable = false;
         int broken = 0;
         int upkeeps = 0;
+        bool limited = false; // a deadline is set, until the reset on return
     };
 
     fake_session(fake_server& server, int level) : state_(std::make_unique<state>()) {
@@ -75,6 +76,7 @@ public:
 
     sqlpool::reset_verdict reset_for_reuse() {
         if (state_->broken != 0 || state_->unfixable) return sqlpool::reset_verdict::retire;
+        state_->limited = false;
         if (!std::exchange(state_->dirty, false)) return sqlpool::reset_verdict::clean;
         return sqlpool::reset_verdict::restored;
     }
@@ -91,6 +93,7 @@ public:
     int begin(int level) { return level; }
     void interrupt() noexcept {}
     void idle_upkeep() noexcept { ++state_->upkeeps; }
+    void set_deadline(const sqlpool::deadline& limit) noexcept { state_->limited = limit.bounded(); }
 
     state& get() { return *state_; }
 
@@ -257,6 +260,20 @@ BOOST_AUTO_TEST_CASE(maintenance_tends_a_used_session_once_per_idle_stretch) {
     auto a = pool.acquire();
     auto b = pool.acquire();
     BOOST_TEST(a->get().upkeeps + b->get().upkeeps == 1); // the session never used was never tended
+}
+
+// A deadline reaches the session through set_deadline(), whatever the database; the reset on
+// return ends it.
+BOOST_AUTO_TEST_CASE(an_acquire_with_a_deadline_hands_it_to_the_session_until_its_return) {
+    fake_pool pool{fake_config("deadline", 1, 1)};
+    fake_session::state* used = nullptr;
+    {
+        auto lease = pool.acquire(sqlpool::deadline{1h});
+        used = &lease->get();
+        BOOST_TEST(used->limited);
+    }
+    BOOST_TEST(!used->limited);
+    BOOST_TEST(!pool.acquire()->get().limited);
 }
 
 BOOST_AUTO_TEST_CASE(idle_upkeep_after_zero_never_tends) {

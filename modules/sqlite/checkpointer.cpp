@@ -83,6 +83,7 @@ void checkpointer::stop() noexcept {
     wakeup_.notify_all();
     round_done_.notify_all();
     if (thread_.joinable()) thread_.join();
+    gate_->cap(false); // nobody would lift it
 }
 
 wal_counts checkpointer::counts() const noexcept {
@@ -210,10 +211,28 @@ void checkpointer::escalate(std::uint64_t wal_bytes) noexcept {
         counts_.bytes = file_size(wal_path_);
     }
     starving_.store(rc != SQLITE_OK, std::memory_order_relaxed);
+    track_starvation(rc != SQLITE_OK);
     if (rc == SQLITE_OK) return;
     next_escalation_ = std::chrono::steady_clock::now() + limits_.interval;
     notify(listener_, listener_errors_,
            [&](pool_listener& listener) { listener.on_wal_starved(wal_bytes, behind); });
+}
+
+// After read_limit of failed escalations the file's read transactions are capped (see
+// pool_config::read_transaction_limit); a reset WAL lifts the cap.
+void checkpointer::track_starvation(bool starving) noexcept {
+    if (!starving) {
+        starving_since_.reset();
+        gate_->cap(false);
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!starving_since_) starving_since_ = now;
+    if (limits_.read_limit.count() == 0 || now - *starving_since_ < limits_.read_limit || gate_->capped())
+        return;
+    gate_->cap(true);
+    const std::lock_guard lock(mutex_);
+    ++counts_.read_caps;
 }
 
 } // namespace sqlpool::detail

@@ -36,7 +36,8 @@ struct checkpoint_limits {
     std::uint64_t soft = 0; // bytes of WAL: PASSIVE checkpoints from here
     std::uint64_t hard = 0; // bytes of WAL: the cap (a reader gap and a TRUNCATE from 3/4 of it)
     std::chrono::milliseconds reader_gap{};
-    std::chrono::milliseconds interval{}; // a round at least this often
+    std::chrono::milliseconds read_limit{}; // starving this long caps read transactions (0: never)
+    std::chrono::milliseconds interval{};   // a round at least this often
 };
 
 // Owns the checkpoint thread and its own connection (opened on the first round, never creating
@@ -89,7 +90,9 @@ private:
     // The last escalation failed: writers are not held (their wait would not help), and the next
     // escalation waits for the next interval, so that readers are held only a reader_gap per interval.
     std::atomic<bool> starving_{false};
-    std::chrono::steady_clock::time_point next_escalation_; // the thread's own
+    std::chrono::steady_clock::time_point next_escalation_;               // the thread's own
+    std::optional<std::chrono::steady_clock::time_point> starving_since_; // the thread's own
+    void track_starvation(bool starving) noexcept;
     mutable std::mutex mutex_;
     std::condition_variable wakeup_;     // the thread: a nudge or stop
     std::condition_variable round_done_; // writers held at their commit

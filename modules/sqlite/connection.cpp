@@ -98,6 +98,7 @@ void connection::apply_defaults() {
                  "set_authorizer");
     core_->check(sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count())), "busy_timeout");
     core_->watch().attach(db);
+    core_->watch_progress();
     // Reading the schema here surfaces a file that is not a database (NOTADB) at open time.
     (void)query_value<std::int64_t>("PRAGMA schema_version");
     apply_settings();
@@ -188,6 +189,14 @@ void connection::interrupt() noexcept {
     if (core_) sqlite3_interrupt(core_->db());
 }
 
+void connection::set_deadline(const deadline& limit) noexcept {
+    if (!core_) return;
+    if (limit.bounded())
+        core_->set_limit(limit, options_.busy_timeout);
+    else if (core_->limited())
+        core_->clear_limit(options_.busy_timeout);
+}
+
 std::size_t connection::busy_statement_count() const noexcept {
     if (!core_) return 0;
     std::size_t busy = 0;
@@ -199,6 +208,7 @@ std::size_t connection::busy_statement_count() const noexcept {
 
 // The reset on return, when something ran since the last one (see reset_for_reuse()).
 reset_verdict connection::reset_touched() {
+    if (core_->limited()) core_->clear_limit(options_.busy_timeout); // before the ROLLBACK below
     bool restored = reset_all_statements() != 0;
     if (in_transaction()) {
         restored = true;

@@ -11,6 +11,7 @@ import :file_watch;
 import :statement;
 import :statement_cache;
 import :query_range;
+import :deadline;
 
 namespace sqlpool::detail {
 
@@ -120,6 +121,12 @@ public:
     [[nodiscard]] bool in_transaction() const;
     // Makes the running statement fail with SQLITE_INTERRUPT. Safe to call from another thread.
     void interrupt() noexcept;
+    // Bounds what runs on this connection from now on by `limit` (a pool sets it for a call with
+    // a deadline): no statement starts after it, one still running is interrupted, and waits for
+    // locks end at it (besides busy_timeout) — each with timeout_error, or cancelled_error when
+    // its stop_token was asked to stop. A deadline that cannot pass clears it; a pool's reset on
+    // return does too.
+    void set_deadline(const deadline& limit) noexcept;
     // Makes the connection clean for the next borrower: resets statements mid-step, rolls back,
     // restores changed settings. `retire` when it is broken or left state that cannot be undone
     // (a temporary object, an attached database, a setting the pool did not configure). Nothing

@@ -9,35 +9,54 @@ export module sqlpool:reader_gate;
 
 namespace sqlpool::detail {
 
+// Besides the gap, the gate carries the read-transaction cap: once checkpoints at the hard size
+// have failed for pool_config::read_transaction_limit, read transactions on the file's pooled
+// connections are interrupted until a checkpoint resets the WAL.
 class reader_gate {
 public:
-    // One load: what a connection checks before each statement it starts.
-    [[nodiscard]] bool held() const noexcept { return held_.load(std::memory_order_acquire); }
+    // One load: what a connection checks before each statement it starts (false: neither held
+    // nor capped).
+    [[nodiscard]] bool active() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
+    [[nodiscard]] bool held() const noexcept {
+        return (state_.load(std::memory_order_acquire) & held_bit) != 0;
+    }
+    [[nodiscard]] bool capped() const noexcept {
+        return (state_.load(std::memory_order_relaxed) & capped_bit) != 0;
+    }
 
     // Holds new transactions until release(), at most `limit` from now.
     void hold(std::chrono::steady_clock::duration limit) {
         const std::lock_guard lock(mutex_);
         until_ = std::chrono::steady_clock::now() + limit;
-        held_.store(true, std::memory_order_release);
+        state_.fetch_or(held_bit, std::memory_order_release);
     }
 
     void release() noexcept {
         {
             const std::lock_guard lock(mutex_);
-            held_.store(false, std::memory_order_release);
+            state_.fetch_and(static_cast<std::uint8_t>(~held_bit), std::memory_order_release);
         }
         opened_.notify_all();
+    }
+
+    // Read transactions are interrupted (true) or left alone again (false).
+    void cap(bool on) noexcept {
+        if (on)
+            state_.fetch_or(capped_bit, std::memory_order_release);
+        else
+            state_.fetch_and(static_cast<std::uint8_t>(~capped_bit), std::memory_order_release);
     }
 
     // Waits while the gate is held, at most until the hold's limit.
     void wait() const {
         std::unique_lock lock(mutex_);
-        while (held_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until_)
-            opened_.wait_until(lock, until_);
+        while (held() && std::chrono::steady_clock::now() < until_) opened_.wait_until(lock, until_);
     }
 
 private:
-    std::atomic<bool> held_{false};
+    static constexpr std::uint8_t held_bit = 1;
+    static constexpr std::uint8_t capped_bit = 2;
+    std::atomic<std::uint8_t> state_{0};
     mutable std::mutex mutex_;
     mutable std::condition_variable opened_;
     std::chrono::steady_clock::time_point until_; // under mutex_

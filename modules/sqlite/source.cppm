@@ -137,6 +137,7 @@ private:
             detail::checkpoint_limits{.soft = config.wal_soft_limit,
                                       .hard = config.wal_hard_limit,
                                       .reader_gap = config.reader_gap,
+                                      .read_limit = config.read_transaction_limit,
                                       .interval = config.maintenance_interval},
             gate_, config.listener.get());
     }

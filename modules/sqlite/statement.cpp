@@ -54,6 +54,10 @@ bool is_query_pragma(const char* name) noexcept {
 } // namespace
 
 void connection_core::fail(int code, std::string_view sql) {
+    // The progress handler or the busy handler stopped the statement: the call's deadline or the
+    // read-transaction cap, not the database, is what the caller hears about.
+    if (cause_ != stop_cause::none && ((code & 0xff) == SQLITE_INTERRUPT || (code & 0xff) == SQLITE_BUSY))
+        throw_interrupted(sql);
     // An I/O error from a file that moved meanwhile is the move's doing: the old file's journal
     // shares its name with the new file's, and another connection may have removed it.
     const bool moved = code == SQLITE_READONLY_DBMOVED ||

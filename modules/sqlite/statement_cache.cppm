@@ -9,6 +9,7 @@ import :file_watch;
 import :statement;
 import :reader_gate;
 import :fork_guard;
+import :deadline;
 
 namespace sqlpool::detail {
 
@@ -84,8 +85,10 @@ public:
         touched_ = true;
         if (forked_since(born_)) [[unlikely]]
             throw_forked();
-        if (gate_ != nullptr && gate_->held()) [[unlikely]]
-            wait_at_gate();
+        if (limited_) [[unlikely]]
+            check_limit(sql);
+        if (gate_ != nullptr && gate_->active()) [[unlikely]]
+            at_gate(sql);
         if (auto found = index_.find(sql); found != index_.end() && !found->second->checked_out) {
             ++stats_.hits;
             lru_.splice(lru_.begin(), lru_, found->second);
@@ -123,6 +126,17 @@ public:
     // The reader gate of this connection's database file (see :reader_gate), or none.
     void set_reader_gate(std::shared_ptr<const reader_gate> gate) noexcept { gate_ = std::move(gate); }
 
+    // The deadline of the call using this connection: statements do not start after it, one
+    // still running is interrupted (the progress handler), and lock waits end at it (a busy
+    // handler in place of sqlite3_busy_timeout(busy_timeout) while it is set). Setting one
+    // touches the connection, so the pool's reset on return clears it.
+    void set_limit(const deadline& limit, std::chrono::milliseconds busy_timeout) noexcept;
+    void clear_limit(std::chrono::milliseconds busy_timeout) noexcept;
+    [[nodiscard]] bool limited() const noexcept { return limited_; }
+    // Installs the progress handler that interrupts statements past the call's deadline or the
+    // gate's read-transaction cap.
+    void watch_progress() noexcept;
+
     [[nodiscard]] statement_cache_stats stats() const noexcept {
         statement_cache_stats result = stats_;
         result.size = lru_.size();
@@ -148,6 +162,14 @@ private:
     // Waits out a held reader gate when a statement would start a new transaction: none is open
     // and no statement is mid-step. One in a transaction goes on, or the checkpoint would wait for it.
     void wait_at_gate() const;
+    // A statement on a capped gate: refused inside a read transaction, unless it ends it.
+    void at_gate(std::string_view sql);
+    void check_limit(std::string_view sql);
+    // Why the statement running now was or is to be interrupted.
+    enum class stop_cause : std::uint8_t { none, deadline, stop, cap };
+    [[noreturn]] void throw_interrupted(std::string_view sql);
+    static int on_busy(void* self, int count) noexcept;
+    static int on_progress(void* self) noexcept;
     // A forked child may not use what it inherited (see :fork_guard).
     [[noreturn]] void throw_forked() const;
 
@@ -169,6 +191,11 @@ private:
     std::shared_ptr<const reader_gate> gate_;
     std::uint64_t born_ = fork_generation_now(); // the process it was opened in
     bool optimize_on_close_ = false;
+    bool limited_ = false;
+    stop_cause cause_ = stop_cause::none;
+    deadline limit_;
+    std::chrono::milliseconds busy_timeout_{};           // while limited_
+    std::chrono::steady_clock::time_point busy_since_{}; // the lock wait under way
 };
 
 } // namespace sqlpool::detail
