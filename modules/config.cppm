@@ -64,6 +64,11 @@ struct pool_config {
 
     // How long acquire() waits for a connection before it throws timeout_error.
     std::chrono::milliseconds acquire_timeout = 5s;
+    // A thread that holds a lease and asks the same pool for another, when every lease is held by
+    // a thread waiting for one more, fails at once with nested_acquire_error: otherwise all of
+    // them wait out acquire_timeout. Off: they wait (a lease moved to another thread still counts
+    // as held by the thread that acquired it).
+    bool detect_nested_acquire = true;
     // A connection retires after this age, shortened by a random part of max_age_jitter (0..1) so
     // that connections opened together do not all retire together.
     std::chrono::milliseconds connection_max_age = 30min;

@@ -107,16 +107,37 @@ public:
 // sqlpool::deadline passed: while it waited for a connection or a lock, or while a statement ran
 // (the statement was interrupted, and its transaction rolls back). stats() is the pool's snapshot
 // when it waited for a connection, empty otherwise.
+// holders() are the leases out at that moment, longest held first (what() names the first).
 class timeout_error : public error {
 public:
-    timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats = {})
-        : error(what), waited_(waited), stats_(stats) {}
+    timeout_error(const std::string& what, std::chrono::nanoseconds waited, pool_stats stats = {},
+                  std::vector<lease_holder> holders = {})
+        : error(what), waited_(waited), stats_(stats),
+          holders_(std::make_shared<const std::vector<lease_holder>>(std::move(holders))) {}
     [[nodiscard]] std::chrono::nanoseconds waited() const noexcept { return waited_; }
     [[nodiscard]] const pool_stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const std::vector<lease_holder>& holders() const noexcept { return *holders_; }
 
 private:
     std::chrono::nanoseconds waited_;
     pool_stats stats_;
+    std::shared_ptr<const std::vector<lease_holder>> holders_; // shared: copying an exception must not throw
+};
+
+// A thread that holds a lease of a pool asked the same pool for another while every lease was held
+// by a thread waiting for one more (itself among them): none would ever be returned, and without
+// the check they would all wait out acquire_timeout. held_at() is where it acquired the lease it
+// holds, asked_at() where it asked again. pool_config::detect_nested_acquire turns the check off.
+class nested_acquire_error : public error {
+public:
+    nested_acquire_error(const std::string& what, std::source_location held_at, std::source_location asked_at)
+        : error(what), held_at_(held_at), asked_at_(asked_at) {}
+    [[nodiscard]] std::source_location held_at() const noexcept { return held_at_; }
+    [[nodiscard]] std::source_location asked_at() const noexcept { return asked_at_; }
+
+private:
+    std::source_location held_at_;
+    std::source_location asked_at_;
 };
 
 // A call's sqlpool::deadline had its stop_token asked to stop: the wait or the statement it

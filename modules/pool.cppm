@@ -72,30 +72,37 @@ public:
     // returned.
     ~basic_pool() { close(); }
 
-    // A lease on a connection, waiting up to acquire_timeout; throws timeout_error after that, and
-    // pool_closed_error once the pool is closed.
-    [[nodiscard]] lease acquire() { return acquire(core_->config().acquire_timeout); }
-    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) {
-        return live_core()->acquire(core_, timeout, true);
+    // A lease on a connection, waiting up to acquire_timeout; throws timeout_error after that
+    // (naming the longest holder), pool_closed_error once the pool is closed, and
+    // nested_acquire_error when this thread holds a lease of the pool itself and none is left
+    // (see pool_config::detect_nested_acquire). `where` is recorded as the holder's place.
+    [[nodiscard]] lease acquire(std::source_location where = std::source_location::current()) {
+        return acquire(core_->config().acquire_timeout, where);
+    }
+    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout,
+                                std::source_location where = std::source_location::current()) {
+        return live_core()->acquire(core_, timeout, true, where);
     }
 
     // A lease waiting until `limit` passes (timeout_error) or its stop_token is asked to stop
     // (cancelled_error). The lease's connection keeps the deadline until it is returned: no
     // statement starts after it, a running one is interrupted, lock waits end at it.
-    [[nodiscard]] lease acquire(const deadline& limit) {
+    [[nodiscard]] lease acquire(const deadline& limit,
+                                std::source_location where = std::source_location::current()) {
         if (!limit.stop_requested() && limit.passed())
             throw timeout_error("the deadline passed before acquire() from the pool for '" +
                                     core_->config().database + "' began",
                                 std::chrono::nanoseconds::zero());
-        lease got = live_core()->acquire(core_, limit, true);
+        lease got = live_core()->acquire(core_, limit, true, where);
         got->set_deadline(limit);
         return got;
     }
 
     // Like acquire(), but std::nullopt instead of timeout_error.
     [[nodiscard]] std::optional<lease>
-    try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
-        lease got = live_core()->acquire(core_, timeout, false);
+    try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero(),
+                std::source_location where = std::source_location::current()) {
+        lease got = live_core()->acquire(core_, timeout, false, where);
         if (!got) return std::nullopt;
         return got;
     }
@@ -111,8 +118,9 @@ public:
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(); }, live_core()->listener_sink(),
+    auto write(F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(where); }, live_core()->listener_sink(),
                                        Isolation::write_level, core_->config().transaction_timeout,
                                        deadline{}, tx_counts_, fn);
     }
@@ -121,8 +129,9 @@ public:
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto write(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(limit); }, live_core()->listener_sink(),
+    auto write(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(limit, where); }, live_core()->listener_sink(),
                                        Isolation::write_level, core_->config().transaction_timeout, limit,
                                        tx_counts_, fn);
     }
@@ -131,8 +140,9 @@ public:
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(); }, live_core()->listener_sink(),
+    auto read(F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(where); }, live_core()->listener_sink(),
                                        isolation_level::deferred, core_->config().transaction_timeout,
                                        deadline{}, tx_counts_, fn);
     }
@@ -140,8 +150,9 @@ public:
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto read(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return detail::run_transaction([&] { return acquire(limit); }, live_core()->listener_sink(),
+    auto read(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return detail::run_transaction([&] { return acquire(limit, where); }, live_core()->listener_sink(),
                                        isolation_level::deferred, core_->config().transaction_timeout, limit,
                                        tx_counts_, fn);
     }

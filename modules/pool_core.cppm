@@ -84,28 +84,30 @@ public:
 
     // A lease, or (when !throw_on_timeout) an empty one after `timeout`. The fast path claims an
     // idle slot without the lock; the rest queues.
-    lease acquire(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout) {
+    lease acquire(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout,
+                  std::source_location where = std::source_location::current()) {
         if (closed_.load(std::memory_order_acquire)) [[unlikely]]
             throw_closed();
         if ((!strict_fifo || waiters_.waiting() == 0) && !suspended_.load(std::memory_order_relaxed)) {
             if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
-                return check_out(self, i, {});
+                return check_out(self, i, {}, where);
         }
         const auto started = concurrent ? steady::now() : steady::time_point{}; // single_thread never waits
         return acquire_queued(self, started, deadline(detail::deadline_after(started, timeout)),
-                              throw_on_timeout);
+                              throw_on_timeout, where);
     }
 
     // The same, waiting until `limit` passes (a stop request ends the wait with cancelled_error).
-    lease acquire(const self_ptr& self, const deadline& limit, bool throw_on_timeout) {
+    lease acquire(const self_ptr& self, const deadline& limit, bool throw_on_timeout,
+                  std::source_location where = std::source_location::current()) {
         if (closed_.load(std::memory_order_acquire)) [[unlikely]]
             throw_closed();
         if (limit.stop_requested()) throw_cancelled();
         if ((!strict_fifo || waiters_.waiting() == 0) && !suspended_.load(std::memory_order_relaxed)) {
             if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
-                return check_out(self, i, {});
+                return check_out(self, i, {}, where);
         }
-        return acquire_queued(self, steady::now(), limit, throw_on_timeout);
+        return acquire_queued(self, steady::now(), limit, throw_on_timeout, where);
     }
 
     void give_back(slot* leased) noexcept override {
@@ -114,6 +116,7 @@ public:
         // The hot-path events capture what they report, not the locals: a local captured by
         // reference would have to live in memory even when no listener is set.
         notify([&info = leased->info](pool_listener& listener) { listener.on_release(info); });
+        slots_.clear_holder(leased->index);
         const retire_reason reason = this->judge_return(*leased);
         if (reason == retire_reason::none) [[likely]]
             this->put_back(leased->index);
@@ -148,7 +151,7 @@ private:
     // Queues this thread until it takes an idle slot, reserves capacity to open one, is handed a
     // connection, or `limit` passes.
     lease acquire_queued(const self_ptr& self, steady::time_point started, const deadline& limit,
-                         bool throw_on_timeout) {
+                         bool throw_on_timeout, std::source_location where) {
         const auto elapsed = [&] {
             return concurrent ? std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started)
                               : std::chrono::nanoseconds::zero();
@@ -161,6 +164,7 @@ private:
         waiters_.enqueue(*me);
         bool queued = true; // false once woken: whoever woke it took it out of the queue
         bool open_new = false;
+        bool looked_for_self = false;
         std::size_t got = none;
         while (got == none) {
             if (me->handed != detail::no_slot) { // even when the pool closed since: the lease is out
@@ -179,6 +183,10 @@ private:
                 lock.unlock();
                 throw_cancelled();
             }
+            if (!looked_for_self && throw_on_timeout) { // try_acquire() answers std::nullopt instead
+                looked_for_self = true;
+                refuse_nested(lock, *me, queued, where);
+            }
             if (!queued) { // woken, found nothing: back at the head, and look once more
                 waiters_.enqueue_front(*me);
                 queued = true;
@@ -191,7 +199,7 @@ private:
         const std::chrono::nanoseconds wait = elapsed();
         counts_.waits.record(wait);
         lock.unlock();
-        return open_new ? open_into(self, got, wait) : check_out(self, got, wait);
+        return open_new ? open_into(self, got, wait, where) : check_out(self, got, wait, where);
     }
 
     // An idle slot or a reserved one (`open_new`) for waiter `me` when its turn has come (under
@@ -221,29 +229,33 @@ private:
     }
 
     // Hands out a claimed slot's connection, or replaces it first when its check fails.
-    lease check_out(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait) {
+    lease check_out(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait,
+                    std::source_location where) {
         slot& s = *slots_.at(i).held;
         if (detail::checkout_healthy(health_, clock_, s)) [[likely]]
-            return hand_out(self, i, s, wait);
+            return hand_out(self, i, s, wait, where);
         counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
         notify([&](pool_listener& listener) {
             listener.on_health_check_failed(s.info, check_point::on_checkout);
         });
         this->retire_connection(std::move(slots_.at(i).held),
                                 retire_reason::unhealthy); // the slot stays held
-        return open_into(self, i, wait);
+        return open_into(self, i, wait, where);
     }
 
     // Opens a connection into slot `i`, which this thread holds, and hands it out.
-    lease open_into(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait) {
+    lease open_into(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait,
+                    std::source_location where) {
         slot& s = slots_.install(i, this->open_reserved(i));
-        return hand_out(self, i, s, wait);
+        return hand_out(self, i, s, wait, where);
     }
 
     // Inlined by force: out of line, the call alone cost more than the listener check inside it.
     [[gnu::always_inline]] lease hand_out(const self_ptr& self, std::size_t i, slot& s,
-                                          std::chrono::nanoseconds wait) noexcept {
+                                          std::chrono::nanoseconds wait,
+                                          std::source_location where) noexcept {
         slots_.count_lease(i);
+        slots_.record_holder(i, where, clock_.now());
         notify([&info = s.info, wait](pool_listener& listener) { listener.on_acquire(info, wait); });
         return detail::make_lease<session_type>(self, &s);
     }
@@ -258,14 +270,24 @@ private:
         lock.unlock();
         notify([&](pool_listener& listener) { listener.on_timeout(waited); });
         if (!throw_on_timeout) return {};
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
-        throw timeout_error("no connection to '" + config_.database + "' within " + std::to_string(ms) +
-                                "ms: " + std::to_string(snapshot.in_use) + " in use, " +
-                                std::to_string(snapshot.idle) + " idle, " + std::to_string(snapshot.waiting) +
-                                " waiting, max_connections " + std::to_string(config_.max_connections) +
-                                (snapshot.suspended != 0 ? " (the pool is suspended: resume() it)" : "") +
+        std::vector<lease_holder> holders = slots_.holders(clock_.now());
+        throw timeout_error(detail::timeout_text(config_.database, waited, snapshot, holders) +
                                 (concurrent ? "" : " (single_thread locking never waits)"),
-                            waited, snapshot);
+                            waited, snapshot, std::move(holders));
+    }
+
+    // Before this thread (queued) sleeps the first time: when it holds a lease of this pool and
+    // every lease is held by a thread waiting here, nobody would ever return one.
+    void refuse_nested(lock_type& lock, waiter_type& me, bool queued, std::source_location where) {
+        if (!concurrent || !config_.detect_nested_acquire || suspended_.load(std::memory_order_relaxed))
+            return; // single_thread locking never waits
+        const std::optional<std::source_location> held = slots_.held_here();
+        if (!held || !slots_.all_held_by([this](std::thread::id t) { return waiters_.has_thread(t); }))
+            return;
+        if (queued) waiters_.dequeue(me);
+        lock.unlock();
+        throw nested_acquire_error(
+            detail::nested_text(config_.database, config_.max_connections, *held, where), *held, where);
     }
 
     pool_stats stats_locked() const {

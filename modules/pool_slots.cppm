@@ -6,6 +6,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_slots;
 import :queue;
+import :stats;
 
 namespace sqlpool::detail {
 
@@ -21,6 +22,11 @@ struct alignas(64) slot_entry {
     // Leases handed out from this slot; written only by the thread that holds the slot.
     std::atomic<std::uint64_t> leases{0};
     std::unique_ptr<Slot> held; // set while opening (once opened), idle or leased; touched only by the holder
+    // Who holds its lease: written by the acquiring thread, read by anyone (relaxed: a reader sees
+    // a recent holder). No thread while the slot is not leased out.
+    std::atomic<std::thread::id> holder{};
+    std::atomic<std::source_location> where{};
+    std::atomic<std::int64_t> since{0}; // the pool clock's time since its epoch, in ns
 };
 
 struct slot_counts {
@@ -115,6 +121,55 @@ public:
             if (state == slot_state::idle || state == slot_state::vacant) return true;
         }
         return false;
+    }
+    // The holder of slot `i`'s new lease: this thread, at `where`, from `now`.
+    template <class TimePoint>
+    void record_holder(std::size_t i, std::source_location where, TimePoint now) noexcept {
+        entry& e = entries_[i];
+        e.holder.store(std::this_thread::get_id(), std::memory_order_relaxed);
+        e.where.store(where, std::memory_order_relaxed);
+        e.since.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+                      std::memory_order_relaxed);
+    }
+    void clear_holder(std::size_t i) noexcept {
+        entries_[i].holder.store(std::thread::id{}, std::memory_order_relaxed);
+    }
+    // Where this thread acquired a lease it still holds, if it holds one.
+    [[nodiscard]] std::optional<std::source_location> held_here() const noexcept {
+        const auto me = std::this_thread::get_id();
+        for (std::size_t i = 0; i < capacity_; ++i)
+            if (entries_[i].holder.load(std::memory_order_relaxed) == me &&
+                entries_[i].state.load(std::memory_order_acquire) == slot_state::leased)
+                return entries_[i].where.load(std::memory_order_relaxed);
+        return std::nullopt;
+    }
+    // True when every slot holds a connection leased out by a thread for which `waiting` holds:
+    // nothing is vacant, idle, opening, or held by the pool itself.
+    template <class Predicate>
+    [[nodiscard]] bool all_held_by(Predicate waiting) const {
+        for (std::size_t i = 0; i < capacity_; ++i) {
+            const entry& e = entries_[i];
+            if (e.state.load(std::memory_order_acquire) != slot_state::leased) return false;
+            const std::thread::id thread = e.holder.load(std::memory_order_relaxed);
+            if (thread == std::thread::id{} || !waiting(thread)) return false;
+        }
+        return true;
+    }
+    // The leases out, longest held first, as of `now`.
+    template <class TimePoint>
+    [[nodiscard]] std::vector<lease_holder> holders(TimePoint now) const {
+        const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
+        std::vector<lease_holder> out;
+        for (std::size_t i = 0; i < capacity_; ++i) {
+            const entry& e = entries_[i];
+            const std::thread::id thread = e.holder.load(std::memory_order_relaxed);
+            if (thread == std::thread::id{}) continue;
+            const std::chrono::nanoseconds since(e.since.load(std::memory_order_relaxed));
+            out.push_back(
+                {thread, e.where.load(std::memory_order_relaxed), std::max(now_ns - since, since.zero())});
+        }
+        std::ranges::sort(out, std::ranges::greater{}, &lease_holder::held_for);
+        return out;
     }
     [[nodiscard]] std::uint64_t leases() const noexcept {
         std::uint64_t sum = 0;

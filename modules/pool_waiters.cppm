@@ -5,6 +5,7 @@ module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_waiters;
 import :deadline;
+import :stats;
 
 namespace sqlpool::detail {
 
@@ -40,6 +41,33 @@ void arm_stop_wake(stop_wake<Mutex, Waiter>& wake, const deadline& limit, Mutex&
         wake.emplace(limit.stop_token(), stop_waker<Mutex, Waiter>{&mutex, &w});
 }
 
+// What a timeout_error says: the pool's state and the longest holder, if any.
+inline std::string timeout_text(const std::string& database, std::chrono::nanoseconds waited,
+                                const pool_stats& snapshot, const std::vector<lease_holder>& holders) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+    return "no connection to '" + database + "' within " + std::to_string(ms) +
+           "ms: " + std::to_string(snapshot.in_use) + " in use, " + std::to_string(snapshot.idle) +
+           " idle, " + std::to_string(snapshot.waiting) + " waiting, max_connections " +
+           std::to_string(snapshot.max_connections) +
+           (snapshot.suspended != 0 ? " (the pool is suspended: resume() it)" : "") +
+           (holders.empty() ? "" : "; longest holder: " + describe(holders.front()));
+}
+
+// What a nested_acquire_error says.
+inline std::string nested_text(const std::string& database, std::size_t max_connections,
+                               std::source_location held, std::source_location asked) {
+    const auto at = [](std::source_location where) {
+        return std::string(where.file_name()) + ":" + std::to_string(where.line()) + " (" +
+               where.function_name() + ")";
+    };
+    return "nested acquire: this thread holds a lease of the pool for '" + database + "' (acquired at " +
+           at(held) + ") and asked for another at " + at(asked) + ", while all " +
+           std::to_string(max_connections) +
+           " leases are held by threads waiting for one more: none would ever come back. Pass the lease "
+           "down, "
+           "release it first, or set detect_nested_acquire = false";
+}
+
 inline constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
 
 // A thread blocked in acquire(). It is queued while it sleeps; whoever wakes it takes it out of
@@ -56,6 +84,7 @@ struct waiter : std::enable_shared_from_this<waiter<Condition>> {
     bool signalled = false;       // woken to look again: a connection went idle or capacity came free
                                   // (if it finds nothing, it queues again at the head)
     bool closed = false;          // the pool closed
+    std::thread::id thread = std::this_thread::get_id();
 };
 
 template <class Condition>
@@ -107,6 +136,13 @@ public:
         dequeue(*w);
         w->signalled = true;
         wake = w->shared_from_this();
+    }
+
+    // True when `thread` is among the waiters.
+    [[nodiscard]] bool has_thread(std::thread::id thread) const noexcept {
+        for (const waiter_type* w = head_; w != nullptr; w = w->next)
+            if (w->thread == thread) return true;
+        return false;
     }
 
     // Every waiter looks again, keeping its place in line (resume() after suspend()).

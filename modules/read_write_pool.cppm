@@ -75,36 +75,53 @@ public:
     ~read_write_pool() = default;
 
     // A reader, as basic_pool::acquire() / try_acquire().
-    [[nodiscard]] lease acquire() { return readers_.acquire(); }
-    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout) { return readers_.acquire(timeout); }
+    [[nodiscard]] lease acquire(std::source_location where = std::source_location::current()) {
+        return readers_.acquire(where);
+    }
+    [[nodiscard]] lease acquire(std::chrono::nanoseconds timeout,
+                                std::source_location where = std::source_location::current()) {
+        return readers_.acquire(timeout, where);
+    }
     [[nodiscard]] std::optional<lease>
-    try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
-        return readers_.try_acquire(timeout);
+    try_acquire(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero(),
+                std::source_location where = std::source_location::current()) {
+        return readers_.try_acquire(timeout, where);
+    }
+    [[nodiscard]] lease acquire(const deadline& limit,
+                                std::source_location where = std::source_location::current()) {
+        return readers_.acquire(limit, where);
     }
 
-    [[nodiscard]] lease acquire(const deadline& limit) { return readers_.acquire(limit); }
-
     // The writer connection, waiting up to the longer of acquire_timeout and transaction_timeout.
-    [[nodiscard]] lease acquire_writer() { return writer_.acquire(); }
-    [[nodiscard]] lease acquire_writer(const deadline& limit) { return writer_.acquire(limit); }
+    [[nodiscard]] lease acquire_writer(std::source_location where = std::source_location::current()) {
+        return writer_.acquire(where);
+    }
+    [[nodiscard]] lease acquire_writer(const deadline& limit,
+                                       std::source_location where = std::source_location::current()) {
+        return writer_.acquire(limit, where);
+    }
 
     // basic_pool::write() on the writer and basic_pool::read() on a reader.
     template <std::invocable<connection&> F>
-    auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return writer_.write(std::forward<F>(fn));
+    auto write(F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return writer_.write(std::forward<F>(fn), where);
     }
     template <std::invocable<connection&> F>
-    auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return readers_.read(std::forward<F>(fn));
+    auto read(F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return readers_.read(std::forward<F>(fn), where);
     }
     // The same within a deadline (see basic_pool::write(limit, fn)).
     template <std::invocable<connection&> F>
-    auto write(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return writer_.write(limit, std::forward<F>(fn));
+    auto write(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return writer_.write(limit, std::forward<F>(fn), where);
     }
     template <std::invocable<connection&> F>
-    auto read(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
-        return readers_.read(limit, std::forward<F>(fn));
+    auto read(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
+        return readers_.read(limit, std::forward<F>(fn), where);
     }
 
     // The readers' and the writer's counts added together (wait percentiles: the larger).

@@ -121,33 +121,37 @@ public:
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto write(F&& fn) -> std::invoke_result_t<F&, connection&> {
+    auto write(F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
         detail::service_call call(gate_, "write");
-        return call.pool().write(std::forward<F>(fn));
+        return call.pool().write(std::forward<F>(fn), where);
     }
 
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto read(F&& fn) -> std::invoke_result_t<F&, connection&> {
+    auto read(F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
         detail::service_call call(gate_, "read");
-        return call.pool().read(std::forward<F>(fn));
+        return call.pool().read(std::forward<F>(fn), where);
     }
 
     // write() and read() within a deadline (see basic_pool::write(limit, fn)).
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto write(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+    auto write(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
         detail::service_call call(gate_, "write");
-        return call.pool().write(limit, std::forward<F>(fn));
+        return call.pool().write(limit, std::forward<F>(fn), where);
     }
     template <std::invocable<connection&> F>
     // fn may run again after a retry, so it is never forwarded.
     // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
-    auto read(const deadline& limit, F&& fn) -> std::invoke_result_t<F&, connection&> {
+    auto read(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
+        -> std::invoke_result_t<F&, connection&> {
         detail::service_call call(gate_, "read");
-        return call.pool().read(limit, std::forward<F>(fn));
+        return call.pool().read(limit, std::forward<F>(fn), where);
     }
 
     // Runs one statement through write(); returns the number of rows it changed.

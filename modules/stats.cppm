@@ -41,6 +41,24 @@ struct wal_counts {
     std::uint64_t read_caps = 0;     // times read transactions were capped (read_transaction_limit)
 };
 
+// Who held a leased connection at some moment: the thread that acquired it, the caller's source
+// location, and for how long (by the pool's clock).
+struct lease_holder {
+    std::thread::id thread;
+    std::source_location where;
+    std::chrono::nanoseconds held_for{};
+};
+
+// "thread 140234 has held one for 5012ms, acquired at app.cpp:42 (void handle(request))"
+[[nodiscard]] inline std::string describe(const lease_holder& holder) {
+    std::ostringstream text;
+    text << "thread " << holder.thread << " has held one for "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(holder.held_for).count()
+         << "ms, acquired at " << holder.where.file_name() << ":" << holder.where.line() << " ("
+         << holder.where.function_name() << ")";
+    return text.str();
+}
+
 // Its fields are listed once, in detail::for_each_stat, which merging and the exports read.
 struct pool_stats {
     std::size_t total = 0; // open connections, leased or idle

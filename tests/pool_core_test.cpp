@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -274,6 +275,122 @@ BOOST_AUTO_TEST_CASE(memory_lease_outliving_its_pool) {
     }
     BOOST_TEST((*survivor)->query_value<std::int64_t>("SELECT count(*) FROM m") == 1);
     survivor.reset();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Who holds what, and the nested acquire that would wait for itself (issue 15, items 1 and 2).
+BOOST_FIXTURE_TEST_SUITE(holders_and_nested_acquires, sqlpool_test::pool_fixture)
+
+// Both holders ask for a second lease while holding their first: without the check each waits for
+// the other for good (acquire_timeout is an hour). The one that completes the cycle fails at once,
+// its first lease goes back as it unwinds, and the other gets it. The watchdog closes the pool
+// after 20 s, which ends such waits with pool_closed_error, so that the test fails instead of hanging.
+BOOST_AUTO_TEST_CASE(holders_that_all_ask_again_do_not_wait_for_each_other_for_good) {
+    sqlpool::pool pool(sqlpool::pool_config{.database = path, .max_connections = 2, .acquire_timeout = 1h});
+    std::atomic<int> holding{0};
+    std::atomic<int> nested{0};
+    std::atomic<int> second{0};
+    std::atomic<int> other{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t)
+        threads.emplace_back([&] {
+            try {
+                auto first = pool.acquire();
+                ++holding;
+                while (holding.load() < 2) std::this_thread::yield();
+                auto again = pool.acquire();
+                ++second;
+            } catch (const sqlpool::nested_acquire_error& e) {
+                const bool names_both =
+                    std::string(e.what()).find("pool_core_test.cpp") != std::string::npos &&
+                    e.held_at().line() != e.asked_at().line();
+                ++(names_both ? nested : other);
+            } catch (...) {
+                ++other;
+            }
+        });
+    const bool done = eventually([&] { return nested.load() + second.load() + other.load() == 2; }, 20s);
+    if (!done) pool.close(0ms); // the watchdog
+    for (auto& t : threads) t.join();
+    BOOST_TEST(done);
+    BOOST_TEST(nested.load() == 1);
+    BOOST_TEST(second.load() == 1);
+    BOOST_TEST(other.load() == 0);
+}
+
+// One spare lease is held by a thread that does not wait: a nested acquire then waits for it, as
+// it should (it comes back).
+BOOST_AUTO_TEST_CASE(a_nested_acquire_waits_while_some_holder_is_not_waiting) {
+    sqlpool::pool pool(sqlpool::pool_config{.database = path, .max_connections = 2, .acquire_timeout = 1h});
+    auto first = pool.acquire();
+    std::atomic<bool> holding{false};
+    std::atomic<bool> give_back{false};
+    std::thread other([&] {
+        auto lease = pool.acquire();
+        holding = true;
+        (void)eventually([&] { return give_back.load(); });
+    });
+    BOOST_TEST(eventually([&] { return holding.load(); }));
+    std::thread releaser([&] {
+        (void)eventually([&] { return pool.stats().waiting == 1; });
+        give_back = true;
+    });
+    auto second = pool.acquire(); // waits until the other thread gives its lease back
+    BOOST_TEST(second->query_value<std::int64_t>("SELECT 1") == 1);
+    releaser.join();
+    other.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_second_lease_is_fine_while_the_pool_has_room_and_the_check_can_be_turned_off) {
+    sqlpool::pool pool(sqlpool::pool_config{
+        .database = path, .busy_timeout = 10ms, .max_connections = 2, .acquire_timeout = 50ms});
+    auto first = pool.acquire();
+    auto second = pool.acquire(); // room for it: no deadlock to detect
+    BOOST_CHECK_THROW((void)pool.acquire(), sqlpool::nested_acquire_error);
+    BOOST_TEST(pool.stats().waiting == 0u);
+    BOOST_TEST(pool.stats().timeouts == 0u);
+    second.release();
+    BOOST_TEST(pool.acquire()->query_value<std::int64_t>("SELECT 1") == 1);
+
+    sqlpool::pool trusting(sqlpool::pool_config{.database = path,
+                                                .busy_timeout = 10ms,
+                                                .max_connections = 1,
+                                                .acquire_timeout = 50ms,
+                                                .detect_nested_acquire = false});
+    auto held = trusting.acquire();
+    BOOST_CHECK_THROW((void)trusting.acquire(), sqlpool::timeout_error); // it waited, as asked
+}
+
+// A holder on another thread is not this thread's: the waiter waits, and its timeout names the
+// holder and where it acquired.
+BOOST_AUTO_TEST_CASE(a_timeout_names_the_longest_holder_and_where_it_acquired) {
+    sqlpool::pool pool(sqlpool::pool_config{
+        .database = path, .busy_timeout = 10ms, .max_connections = 1, .acquire_timeout = 100ms});
+    std::atomic<bool> holding{false};
+    std::atomic<bool> done{false};
+    std::thread holder([&] {
+        auto lease = pool.acquire(); // the line the timeout must name
+        holding = true;
+        (void)eventually([&] { return done.load(); });
+    });
+    BOOST_TEST(eventually([&] { return holding.load(); }));
+    try {
+        (void)pool.acquire();
+        BOOST_FAIL("acquire() did not time out");
+    } catch (const sqlpool::timeout_error& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        BOOST_TEST_REQUIRE(e.holders().size() == 1u);
+        BOOST_TEST(std::string(e.holders()[0].where.file_name()).find("pool_core_test.cpp") !=
+                   std::string::npos);
+        BOOST_TEST(e.holders()[0].thread != std::this_thread::get_id());
+        BOOST_TEST(std::string(e.what()).find("longest holder: thread") != std::string::npos);
+        BOOST_TEST(
+            std::string(e.what()).find("pool_core_test.cpp:" + std::to_string(e.holders()[0].where.line())) !=
+            std::string::npos);
+    }
+    done = true;
+    holder.join();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -37,7 +37,9 @@
 #include <optional>
 #include <random>
 #include <ranges>
+#include <source_location>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <stop_token>
 #include <string>

@@ -1,7 +1,7 @@
 // R5 nested acquire: threads that each need two connections at once. With max_connections at
-// least threads + 1 some thread can always finish, so nobody times out; with max_connections ==
-// threads all can block holding one each, and then every one of them ends with a timeout_error
-// instead of hanging.
+// least threads + 1 some thread can always finish, so nobody times out and nobody is refused; with
+// max_connections == threads all can block holding one each: the one that completes the cycle
+// fails at once with nested_acquire_error, the others end with a timeout_error, none hangs.
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -24,7 +24,8 @@ namespace rel = sqlpool_reliability;
 namespace {
 
 struct outcome {
-    std::uint64_t rounds = 0, successes = 0, timeouts = 0, others = 0, pool_timeouts = 0, in_use_after = 0;
+    std::uint64_t rounds = 0, successes = 0, timeouts = 0, nested = 0, others = 0, pool_timeouts = 0,
+                  in_use_after = 0;
 };
 
 // `rounds` rounds per thread; in each, every thread takes its first connection, meets the others
@@ -40,7 +41,7 @@ outcome run(std::size_t max_connections, bool lockstep, std::uint64_t rounds,
                                             .max_connections = max_connections,
                                             .acquire_timeout = 60s,
                                             .background_maintenance = false}};
-    std::atomic<std::uint64_t> successes{0}, timeouts{0}, others{0};
+    std::atomic<std::uint64_t> successes{0}, timeouts{0}, nested{0}, others{0};
     std::barrier sync(static_cast<std::ptrdiff_t>(threads));
     rel::watchdog guard("R5 nested acquire, max " + std::to_string(max_connections),
                         [&] { return "successes=" + std::to_string(successes.load()); });
@@ -59,6 +60,8 @@ outcome run(std::size_t max_connections, bool lockstep, std::uint64_t rounds,
                         successes.fetch_add(1);
                     } catch (const sqlpool::timeout_error&) {
                         timeouts.fetch_add(1);
+                    } catch (const sqlpool::nested_acquire_error&) {
+                        nested.fetch_add(1);
                     }
                     // In lockstep the first connection stays held until every thread has had its
                     // answer for the second: a timeout must not free a connection for the others.
@@ -73,12 +76,13 @@ outcome run(std::size_t max_connections, bool lockstep, std::uint64_t rounds,
     }
     for (auto& w : workers) w.join();
     const auto s = pool.stats();
-    return outcome{threads * rounds, successes.load(), timeouts.load(), others.load(), s.timeouts, s.in_use};
+    return outcome{threads * rounds, successes.load(), timeouts.load(), nested.load(),
+                   others.load(),    s.timeouts,       s.in_use};
 }
 
 std::string describe(const outcome& o) {
     return "rounds=" + std::to_string(o.rounds) + " successes=" + std::to_string(o.successes) +
-           " timeouts=" + std::to_string(o.timeouts);
+           " timeouts=" + std::to_string(o.timeouts) + " nested=" + std::to_string(o.nested);
 }
 
 } // namespace
@@ -94,6 +98,7 @@ BOOST_AUTO_TEST_CASE(one_spare_connection_means_no_timeouts) {
     rel::figures("R5/max9", "lockstep{" + describe(lockstep) + "} free{" + describe(free_running) + "}");
     for (const auto& o : {lockstep, free_running}) {
         BOOST_TEST(o.timeouts == 0u);
+        BOOST_TEST(o.nested == 0u); // a holder that does not wait always gives one back
         BOOST_TEST(o.others == 0u);
         BOOST_TEST(o.successes == o.rounds);
         BOOST_TEST(o.pool_timeouts == 0u);
@@ -102,16 +107,18 @@ BOOST_AUTO_TEST_CASE(one_spare_connection_means_no_timeouts) {
 }
 
 BOOST_AUTO_TEST_CASE(no_spare_connection_means_timeouts_not_hangs) {
-    // In lockstep all 8 hold one connection when they ask for a second: every one times out.
+    // In lockstep all 8 hold one connection when they ask for a second: none gets it. The last to
+    // ask (when the other 7 still wait) is refused at once; the others time out.
     const auto lockstep = run(8, true, rel::scaled(20), 50ms);
-    BOOST_TEST(lockstep.timeouts == lockstep.rounds);
+    BOOST_TEST(lockstep.timeouts + lockstep.nested == lockstep.rounds);
+    BOOST_TEST(lockstep.nested <= lockstep.rounds / 8); // at most one per round
     BOOST_TEST(lockstep.successes == 0u);
     // Free-running, some rounds deadlock and time out, the others succeed; none hangs.
     const auto free_running = run(8, false, rel::scaled(500), 20ms);
     rel::figures("R5/max8", "lockstep{" + describe(lockstep) + "} free{" + describe(free_running) + "}");
     for (const auto& o : {lockstep, free_running}) {
         BOOST_TEST(o.others == 0u);
-        BOOST_TEST(o.successes + o.timeouts == o.rounds);
+        BOOST_TEST(o.successes + o.timeouts + o.nested == o.rounds);
         BOOST_TEST(o.pool_timeouts == o.timeouts);
         BOOST_TEST(o.in_use_after == 0u);
     }
