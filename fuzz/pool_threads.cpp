@@ -28,6 +28,10 @@
 // its checks from now on, or the next N checks fail), write() that commits, write() whose body
 // throws, read(), BEGIN IMMEDIATE left open on a lease, advance the pool's clock.
 //
+// The pool's default detect_nested_acquire is on: an acquire() by a worker that acquired a lease
+// still out, when every connection is leased to waiting threads, fails at once with
+// nested_acquire_error, which the worker checks was due (check_nested).
+//
 // Checked after every step: no connection id held by two leases (the listener also checks this as
 // it happens, on every thread), the leases the workers hold (and connections handed to workers
 // stopped at on_acquire) are exactly the ones the listener saw acquired and not released,
@@ -49,6 +53,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -272,9 +277,10 @@ private:
 struct model {
     std::mutex mutex;
     scheduler* sched = nullptr;
-    std::set<std::uint64_t> live;   // opened, not retired
-    std::set<std::uint64_t> leased; // acquired, not released
-    std::set<std::uint64_t> sick;   // fail every health check
+    std::set<std::uint64_t> live;                     // opened, not retired
+    std::set<std::uint64_t> leased;                   // acquired, not released
+    std::map<std::uint64_t, std::size_t> acquired_by; // leased connection -> the worker that acquired it
+    std::set<std::uint64_t> sick;                     // fail every health check
     unsigned fail_next_checks = 0;
     std::uint64_t acquires = 0;
     std::uint64_t timeouts = 0;
@@ -336,6 +342,7 @@ public:
     void on_release(const sqlpool::connection_info& info) override {
         const std::lock_guard lock(m_->mutex);
         FUZZ_CHECK(m_->leased.erase(info.id) == 1);
+        m_->acquired_by.erase(info.id);
     }
 
     void on_retire(const sqlpool::connection_info& info, retire_reason reason) override {
@@ -682,16 +689,34 @@ private:
             {
                 const std::lock_guard lock(model_->mutex);
                 FUZZ_CHECK(model_->leased.contains(got->info().id));
+                model_->acquired_by[got->info().id] = w;
             }
             held_.at(w).push_back(std::move(*got));
         } catch (const sqlpool::timeout_error&) {
             FUZZ_CHECK(throwing);
+        } catch (const sqlpool::nested_acquire_error&) {
+            check_nested(w, throwing);
         } catch (const sqlpool::pool_closed_error&) {
             FUZZ_CHECK(closed());
         } catch (const sqlpool::busy_error&) {
             // Deliberately ignored: opening a connection reads the schema, which a memdb database
             // refuses at once (busy_timeout 0) while a lease holds its write lock.
         }
+    }
+
+    // detect_nested_acquire (on by default) refused an acquire at once. Only acquire() refuses
+    // (try_acquire() waits), only a worker that acquired a lease still out (even one it gave to
+    // another worker: the pool knows the acquiring thread only), and only when every connection
+    // is leased. Nothing can give one back before this runs: the other workers are parked, gated
+    // or ready. That every holder waits is not checked here: a parked worker may time out.
+    void check_nested(std::size_t w, bool throwing) const {
+        FUZZ_CHECK(throwing);
+        FUZZ_CHECK(!closed());
+        const sqlpool::pool_stats s = pool_->stats();
+        FUZZ_CHECK(s.total == s.max_connections && s.idle == 0 && s.in_use == s.total);
+        const std::lock_guard lock(model_->mutex);
+        FUZZ_CHECK(
+            std::ranges::any_of(model_->acquired_by, [w](const auto& entry) { return entry.second == w; }));
     }
 
     // A lease gives its connection back (and may stop at a gate there) only while `mine` is not
