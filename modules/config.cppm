@@ -69,6 +69,10 @@ struct pool_config {
     // them wait out acquire_timeout. Off: they wait (a lease moved to another thread still counts
     // as held by the thread that acquired it).
     bool detect_nested_acquire = true;
+    // A lease held this long is reported once, through pool_listener::on_long_lease and
+    // pool_stats::long_leases, by maintenance (so not without background_maintenance unless
+    // maintain() is called). 0: never.
+    std::chrono::milliseconds lease_warn_after = 60s;
     // A connection retires after this age, shortened by a random part of max_age_jitter (0..1) so
     // that connections opened together do not all retire together.
     std::chrono::milliseconds connection_max_age = 30min;
@@ -186,8 +190,9 @@ struct duration_rule {
     std::chrono::milliseconds max;
 };
 
-inline constexpr std::array<duration_rule, 11> duration_rules{{
+inline constexpr std::array<duration_rule, 12> duration_rules{{
     {"acquire_timeout", &pool_config::acquire_timeout, false, pool_config::max_duration},
+    {"lease_warn_after", &pool_config::lease_warn_after, true, pool_config::max_duration},
     {"connection_max_age", &pool_config::connection_max_age, false, pool_config::max_duration},
     {"idle_timeout", &pool_config::idle_timeout, false, pool_config::max_duration},
     {"health_check_interval", &pool_config::health_check_interval, false, pool_config::max_duration},

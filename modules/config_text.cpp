@@ -165,6 +165,7 @@ const std::vector<config_field>& config_fields() {
         count_field("max_connections", &pool_config::max_connections),
         duration_field(&pool_config::acquire_timeout),
         bool_field("detect_nested_acquire", &pool_config::detect_nested_acquire),
+        duration_field(&pool_config::lease_warn_after),
         duration_field(&pool_config::connection_max_age),
         max_age_jitter_field(),
         duration_field(&pool_config::idle_timeout),

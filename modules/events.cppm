@@ -5,6 +5,7 @@ module;
 export module sqlpool:events;
 import :errors;
 import :connection_info;
+import :stats;
 
 export namespace sqlpool {
 
@@ -29,6 +30,9 @@ public:
     virtual void on_suspend() {}
     virtual void on_resume() {}
     virtual void on_evict(std::size_t /*idle_closed*/) {}
+    // A lease has been held for pool_config::lease_warn_after: reported once per lease, from
+    // maintenance, with its holder (thread, where it acquired, how long so far).
+    virtual void on_long_lease(const lease_holder&) {}
     // The WAL passed wal_hard_limit and readers kept the escalated checkpoint from resetting it
     // within reader_gap: it goes on growing until they pause (see pool_config::checkpoints).
     virtual void on_wal_starved(std::uint64_t /*wal_bytes*/, std::uint64_t /*frames_behind*/) {}

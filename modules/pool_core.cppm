@@ -300,18 +300,7 @@ private:
         s.max_connections = config_.max_connections;
         s.suspended = suspended_.load(std::memory_order_relaxed) ? 1 : 0;
         s.acquired = slots_.leases();
-        s.timeouts = counts_.timeouts;
-        s.created = counts_.created;
-        s.open_failures = counts_.open_failures;
-        s.closed = counts_.closed;
-        s.resets = counts_.resets.load(std::memory_order_relaxed);
-        s.failed_health_checks = counts_.failed_health_checks.load(std::memory_order_relaxed);
-        s.listener_errors = counts_.listener_errors.load(std::memory_order_relaxed);
-        detail::wait_histogram waits = counts_.waits; // plus the acquires that took the fast path
-        waits.record_zero_waits(s.acquired - std::min(s.acquired, waits.count()));
-        s.wait_p50 = waits.quantile(0.50);
-        s.wait_p99 = waits.quantile(0.99);
-        s.wait_max = waits.max();
+        counts_.report(s);
         this->report_source(s);
         return s;
     }

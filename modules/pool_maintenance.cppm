@@ -31,6 +31,8 @@ public:
         lock.lock();
         core.settle(lock, std::move(healthy)); // closes them when close() ran meanwhile
         core.replenish(lock, now);
+        lock.unlock();
+        report_long_leases(now);
     }
 
 private:
@@ -57,6 +59,17 @@ private:
                now - s.info.last_used_at >= after;
     }
     const pool_config& self_config() const noexcept { return static_cast<const Core&>(*this).config_; }
+
+    // Leases held past lease_warn_after, each once: counted, and told to the listener.
+    void report_long_leases(std::chrono::steady_clock::time_point now) {
+        Core& core = self();
+        const std::chrono::nanoseconds after = core.config_.lease_warn_after;
+        if (after <= after.zero()) return;
+        for (const lease_holder& held : core.slots_.unreported_long_leases(now, after)) {
+            core.counts_.long_leases.fetch_add(1, std::memory_order_relaxed);
+            core.notify([&](pool_listener& listener) { listener.on_long_lease(held); });
+        }
+    }
 
     // Takes out of the idle set (under the lock) what retires now and what is due for a check or
     // upkeep.

@@ -26,7 +26,8 @@ struct alignas(64) slot_entry {
     // a recent holder). No thread while the slot is not leased out.
     std::atomic<std::thread::id> holder{};
     std::atomic<std::source_location> where{};
-    std::atomic<std::int64_t> since{0}; // the pool clock's time since its epoch, in ns
+    std::atomic<std::int64_t> since{0};           // the pool clock's time since its epoch, in ns
+    std::atomic<std::int64_t> reported_since{-1}; // `since` of the last lease reported as long held
 };
 
 struct slot_counts {
@@ -158,17 +159,26 @@ public:
     // The leases out, longest held first, as of `now`.
     template <class TimePoint>
     [[nodiscard]] std::vector<lease_holder> holders(TimePoint now) const {
-        const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
+        std::vector<lease_holder> out;
+        for (std::size_t i = 0; i < capacity_; ++i)
+            if (const auto held = holder_of(entries_[i], now)) out.push_back(*held);
+        std::ranges::sort(out, std::ranges::greater{}, &lease_holder::held_for);
+        return out;
+    }
+    // The leases held for `after` or longer as of `now` that were not reported yet: each lease is
+    // reported once, even to two callers at once (its slot remembers the start of the last one it
+    // reported). A lease taken meanwhile may mix with the one it replaced: a report, not a fact.
+    template <class TimePoint>
+    [[nodiscard]] std::vector<lease_holder> unreported_long_leases(TimePoint now,
+                                                                   std::chrono::nanoseconds after) {
         std::vector<lease_holder> out;
         for (std::size_t i = 0; i < capacity_; ++i) {
-            const entry& e = entries_[i];
-            const std::thread::id thread = e.holder.load(std::memory_order_relaxed);
-            if (thread == std::thread::id{}) continue;
-            const std::chrono::nanoseconds since(e.since.load(std::memory_order_relaxed));
-            out.push_back(
-                {thread, e.where.load(std::memory_order_relaxed), std::max(now_ns - since, since.zero())});
+            entry& e = entries_[i];
+            const std::optional<lease_holder> held = holder_of(e, now);
+            if (!held || held->held_for < after) continue;
+            const std::int64_t since = e.since.load(std::memory_order_relaxed);
+            if (e.reported_since.exchange(since, std::memory_order_relaxed) != since) out.push_back(*held);
         }
-        std::ranges::sort(out, std::ranges::greater{}, &lease_holder::held_for);
         return out;
     }
     [[nodiscard]] std::uint64_t leases() const noexcept {
@@ -178,6 +188,16 @@ public:
     }
 
 private:
+    template <class TimePoint>
+    static std::optional<lease_holder> holder_of(const entry& e, TimePoint now) {
+        const std::thread::id thread = e.holder.load(std::memory_order_relaxed);
+        if (thread == std::thread::id{}) return std::nullopt;
+        const std::chrono::nanoseconds since(e.since.load(std::memory_order_relaxed));
+        const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
+        return lease_holder{thread, e.where.load(std::memory_order_relaxed),
+                            std::max(now_ns - since, since.zero())};
+    }
+
     // The slot a thread returned last, per pool type: a hint only, checked against the table.
     struct thread_hint {
         const pool_slots* table = nullptr;

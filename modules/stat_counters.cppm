@@ -77,8 +77,26 @@ struct pool_counters {
     std::atomic<std::uint64_t> resets{0};
     std::atomic<std::uint64_t> failed_health_checks{0};
     std::atomic<std::uint64_t> listener_errors{0};
+    std::atomic<std::uint64_t> long_leases{0};
     retired_counts closed;
     wait_histogram waits; // the acquires that queued; the rest did not wait
+
+    // Under the pool's lock, with s.acquired set: the counts and the wait quantiles.
+    void report(pool_stats& s) const {
+        s.timeouts = timeouts;
+        s.created = created;
+        s.open_failures = open_failures;
+        s.closed = closed;
+        s.resets = resets.load(std::memory_order_relaxed);
+        s.failed_health_checks = failed_health_checks.load(std::memory_order_relaxed);
+        s.listener_errors = listener_errors.load(std::memory_order_relaxed);
+        s.long_leases = long_leases.load(std::memory_order_relaxed);
+        wait_histogram all = waits; // plus the acquires that took the fast path
+        all.record_zero_waits(s.acquired - std::min(s.acquired, all.count()));
+        s.wait_p50 = all.quantile(0.50);
+        s.wait_p99 = all.quantile(0.99);
+        s.wait_max = all.max();
+    }
 };
 
 } // namespace sqlpool::detail

@@ -75,6 +75,7 @@ struct pool_stats {
     std::uint64_t resets = 0; // returns that needed a rollback, a statement reset or a setting restored
     std::uint64_t failed_health_checks = 0;
     std::uint64_t listener_errors = 0; // exceptions a pool_listener threw (and the pool swallowed)
+    std::uint64_t long_leases = 0;     // leases held past lease_warn_after (each counted once)
     transaction_counts transactions;
     wal_counts wal;
     std::chrono::nanoseconds wait_p50{};
@@ -218,6 +219,9 @@ constexpr void for_each_stat(Visit&& visit, Stats&... s) { // NOLINT(cppcoreguid
     visit(stat_field{"listener_errors", "", "sqlpool_listener_errors_total",
                      "Exceptions thrown by the pool listener.", counter},
           s.listener_errors...);
+    visit(stat_field{"long_leases", "", "sqlpool_long_leases_total", "Leases held past lease_warn_after.",
+                     counter},
+          s.long_leases...);
     for (const auto& [field, member] : transaction_fields) visit(field, (s.transactions.*member)...);
     for (const auto& [field, member] : wal_fields) visit(field, (s.wal.*member)...);
     for (const auto& [field, member] : wait_fields) visit(field, (s.*member)...);

@@ -89,6 +89,7 @@ BOOST_AUTO_TEST_CASE(documented_defaults) {
     BOOST_TEST(config.wal_soft_limit == 4u << 20);
     BOOST_TEST(config.wal_hard_limit == 16u << 20);
     BOOST_TEST(config.reader_gap.count() == 200);
+    BOOST_TEST(config.lease_warn_after.count() == std::chrono::milliseconds(60s).count());
     BOOST_TEST(config.optimize);
     BOOST_TEST(!config.on_connect);
 }
@@ -162,6 +163,16 @@ BOOST_AUTO_TEST_CASE(every_duration_must_be_positive) {
             BOOST_TEST(config.validate().empty());
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(lease_warn_after_may_be_zero_but_not_negative) {
+    auto config = valid();
+    config.lease_warn_after = 0ms; // off
+    BOOST_TEST(config.validate().empty());
+    config.lease_warn_after = -1ms;
+    expect_single_problem(config, "lease_warn_after must not be negative, is -1ms");
+    const auto parsed = sqlpool::pool_config::parse("database=x.db lease_warn_after=2min");
+    BOOST_TEST(parsed.lease_warn_after.count() == std::chrono::milliseconds(2min).count());
 }
 
 BOOST_AUTO_TEST_CASE(negative_busy_timeout) {

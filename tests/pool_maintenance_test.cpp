@@ -1,7 +1,8 @@
 // pool_maintenance: one round of upkeep, run by maintain() on a manual clock or by the background
 // thread: periodic health checks when due, retiring aged and long-idle connections (above
 // min_connections), growing back to min_connections, and the idle upkeep of connections idle for
-// idle_upkeep_after. The partition is internal; these tests go through a pool.
+// idle_upkeep_after, and the report of leases held past lease_warn_after. The partition is
+// internal; these tests go through a pool.
 #define BOOST_TEST_MODULE pool_maintenance
 #include <boost/test/unit_test.hpp>
 
@@ -9,7 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <source_location>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <sqlite3.h>
@@ -299,6 +306,123 @@ BOOST_AUTO_TEST_CASE(a_connection_idle_long_enough_gives_its_page_cache_back) {
     pool.maintain();
     BOOST_TEST(cache_used() < full / 4);
     check_conservation(pool.stats());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// lease_warn_after: maintenance reports each lease held that long once, with its holder.
+namespace {
+
+class long_lease_log final : public sqlpool::pool_listener {
+public:
+    void on_long_lease(const sqlpool::lease_holder& held) override {
+        const std::lock_guard lock(mutex_);
+        heard_.push_back(held);
+    }
+    std::vector<sqlpool::lease_holder> heard() const {
+        const std::lock_guard lock(mutex_);
+        return heard_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<sqlpool::lease_holder> heard_;
+};
+
+struct warned_pool {
+    explicit warned_pool(const std::string& path, std::chrono::milliseconds warn_after)
+        : log(std::make_shared<long_lease_log>()), pool(configure(path, warn_after, log), {}, {}, clock) {}
+
+    static sqlpool::pool_config configure(const std::string& path, std::chrono::milliseconds warn_after,
+                                          const std::shared_ptr<long_lease_log>& log) {
+        auto config = small_config(path, 0, 2);
+        config.lease_warn_after = warn_after;
+        config.listener = log;
+        return config;
+    }
+
+    manual_clock clock;
+    std::shared_ptr<long_lease_log> log;
+    clocked_pool<> pool;
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(long_leases, sqlpool_test::pool_fixture)
+
+BOOST_AUTO_TEST_CASE(a_lease_held_past_lease_warn_after_is_reported_once_with_its_holder) {
+    warned_pool w{path, 10s};
+    const std::uint_least32_t line = std::source_location::current().line() + 1;
+    auto held = w.pool.acquire();
+    w.clock.advance(9s);
+    w.pool.maintain();
+    BOOST_TEST(w.log->heard().empty()); // not yet
+    w.clock.advance(1s);
+    w.pool.maintain();
+    w.pool.maintain(); // once per lease
+    const auto heard = w.log->heard();
+    BOOST_REQUIRE_EQUAL(heard.size(), 1U);
+    BOOST_TEST((heard[0].thread == std::this_thread::get_id()));
+    BOOST_TEST(heard[0].where.line() == line);
+    BOOST_TEST(std::string(heard[0].where.file_name()).ends_with("pool_maintenance_test.cpp"));
+    BOOST_TEST((heard[0].held_for == 10s));
+    BOOST_TEST(w.pool.stats().long_leases == 1U);
+
+    // The next lease of the same connection is a new lease: reported again when it is held long.
+    held.release();
+    held = w.pool.acquire();
+    w.pool.maintain();
+    BOOST_TEST(w.log->heard().size() == 1U);
+    w.clock.advance(10s);
+    w.pool.maintain();
+    BOOST_TEST(w.log->heard().size() == 2U);
+    BOOST_TEST(w.pool.stats().long_leases == 2U);
+    check_conservation(w.pool.stats());
+}
+
+BOOST_AUTO_TEST_CASE(the_holder_reported_is_the_thread_that_acquired) {
+    warned_pool w{path, 5s};
+    std::optional<sqlpool::lease> moved_here;
+    std::thread::id acquirer;
+    std::thread([&] {
+        acquirer = std::this_thread::get_id();
+        moved_here.emplace(w.pool.acquire());
+    }).join();
+    auto mine = w.pool.acquire();
+    w.clock.advance(6s);
+    w.pool.maintain();
+    auto heard = w.log->heard();
+    BOOST_REQUIRE_EQUAL(heard.size(), 2U);
+    const auto by = [&](std::thread::id t) {
+        return std::ranges::count(heard, t, &sqlpool::lease_holder::thread);
+    };
+    BOOST_TEST(by(acquirer) == 1);
+    BOOST_TEST(by(std::this_thread::get_id()) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(zero_reports_nothing) {
+    warned_pool w{path, 0s};
+    auto held = w.pool.acquire();
+    w.clock.advance(24h);
+    w.pool.maintain();
+    BOOST_TEST(w.log->heard().empty());
+    BOOST_TEST(w.pool.stats().long_leases == 0U);
+}
+
+// With the background thread and the real clock: no maintain() call, the report arrives.
+BOOST_AUTO_TEST_CASE(background_maintenance_reports_a_long_lease) {
+    auto log = std::make_shared<long_lease_log>();
+    auto config = small_config(path, 0, 2);
+    config.background_maintenance = true;
+    config.maintenance_interval = 10ms;
+    config.lease_warn_after = 50ms;
+    config.listener = log;
+    sqlpool::pool pool{config};
+    auto held = pool.acquire();
+    BOOST_TEST(eventually([&] { return !log->heard().empty(); }));
+    BOOST_TEST(log->heard().front().held_for >= 50ms);
+    BOOST_TEST(pool.stats().long_leases >= 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
