@@ -80,6 +80,7 @@ void churn(const churn_settings& settings) {
     std::atomic<std::uint64_t> maintenance_rounds{0}, maintenance_errors{0};
     std::atomic<bool> stop{false};
     std::map<int, std::uint64_t> error_codes;
+    std::map<std::int64_t, std::string> failure_of; // transaction -> what its write() threw
     std::mutex codes_mutex;
 
     rel::watchdog guard(std::string("R2 fault churn ") + settings.name,
@@ -115,20 +116,27 @@ void churn(const churn_settings& settings) {
                                       std::string(40 + static_cast<std::size_t>(rng() % 200), 'x'));
                     });
                     mine.push_back(tx); // acknowledged: write() returned after COMMIT
-                } catch (const sqlpool::busy_error&) {
+                } catch (const sqlpool::busy_error& e) {
                     failed_busy.fetch_add(1);
-                } catch (const sqlpool::timeout_error&) {
+                    const std::lock_guard lock(codes_mutex);
+                    failure_of[tx] = e.what();
+                } catch (const sqlpool::timeout_error& e) {
                     timeouts.fetch_add(1);
+                    const std::lock_guard lock(codes_mutex);
+                    failure_of[tx] = e.what();
                 } catch (const sqlpool::sqlite_error& e) {
                     const int primary = e.code();
                     if (primary == SQLITE_IOERR || primary == SQLITE_FULL)
                         failed_io.fetch_add(1);
                     else
                         failed_other.fetch_add(1);
-                    std::lock_guard lock(codes_mutex);
+                    const std::lock_guard lock(codes_mutex);
                     ++error_codes[e.extended_code()];
-                } catch (const sqlpool::error&) {
+                    failure_of[tx] = std::to_string(e.extended_code()) + ": " + e.what();
+                } catch (const sqlpool::error& e) {
                     failed_other.fetch_add(1);
+                    const std::lock_guard lock(codes_mutex);
+                    failure_of[tx] = e.what();
                 }
                 // Now and then a plain checkout: what the pool hands out must never be a
                 // connection that saw an I/O error, nor one left inside a transaction.
@@ -172,6 +180,18 @@ void churn(const churn_settings& settings) {
         if (auto it = rows_per_tx.find(tx); it == rows_per_tx.end() || it->second != 3) ++acked_missing;
     for (const auto& [tx, n] : rows_per_tx)
         if (n != 3) ++partial;
+    // A transaction in the file but not whole: which rows, and what its write() said (to find
+    // out how it happened: see docs/reliability.md, R2, "Open finding").
+    for (const auto& [tx, n] : rows_per_tx) {
+        if (n == 3) continue;
+        std::string ks;
+        sqlpool::connection check(path);
+        for (auto [k] : check.query<std::int64_t>("SELECT k FROM rows WHERE tx = ? ORDER BY k", tx))
+            ks += std::to_string(k) + " ";
+        const auto said = failure_of.find(tx);
+        rel::figures("R2/partial", "tx=" + std::to_string(tx) + " rows k = " + ks + "; write() " +
+                                       (said == failure_of.end() ? "returned" : "threw " + said->second));
+    }
     const std::uint64_t present = rows_per_tx.size();
     const std::uint64_t unacked_present = present - (acked.size() - acked_missing);
 
