@@ -710,6 +710,7 @@ private:
     // is leased. Nothing can give one back before this runs: the other workers are parked, gated
     // or ready. That every holder waits is not checked here: a parked worker may time out.
     void check_nested(std::size_t w, bool throwing) const {
+        trace("worker %zu: refused as a nested acquire\n", w);
         FUZZ_CHECK(throwing);
         FUZZ_CHECK(!closed());
         const sqlpool::pool_stats s = pool_->stats();

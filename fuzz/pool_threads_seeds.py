@@ -56,6 +56,11 @@ def seed(decisions):
 
 
 SEEDS = {
+    # One connection: worker 0 holds it, worker 1 waits for it, worker 0 asks for another: every
+    # lease is held by a waiting thread, so detect_nested_acquire refuses at once (the input that
+    # killed the harness in CI before it checked the refusal).
+    "nested_acquire": setup(max_c=1) + take(0) + run(1, "acquire", 3) + run(0, "acquire", 3) + back(0)
+    + resume(1, 2),
     # One connection, two workers: the second waits and gets it when the first gives it back.
     "waiter_woken": setup(max_c=1) + take(0) + run(1, "acquire", 3) + back(0) + resume(1, 2)
     + back(1, "drop"),
