@@ -30,6 +30,9 @@ public:
     virtual void on_suspend() {}
     virtual void on_resume() {}
     virtual void on_evict(std::size_t /*idle_closed*/) {}
+    // resize() set min_connections and max_connections; `idle_closed` idle connections beyond the
+    // new max closed at once (leased ones follow as they come back).
+    virtual void on_resize(std::size_t /*min*/, std::size_t /*max*/, std::size_t /*idle_closed*/) {}
     // A lease has been held for pool_config::lease_warn_after: reported once per lease, from
     // maintenance, with its holder (thread, where it acquired, how long so far).
     virtual void on_long_lease(const lease_holder&) {}

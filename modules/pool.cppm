@@ -182,11 +182,18 @@ public:
     // they come back; the next acquires open new ones. After a migration, a key rotation or a
     // restore.
     std::size_t soft_evict() { return live_core()->soft_evict(); }
+    // From now on keeps `min` connections open and allows `max` (stats() shows them; config()
+    // keeps the configuration as given): idle connections beyond the new max close at once
+    // (returned: how many), leased ones when they come back. config_error for invalid sizes.
+    std::size_t resize(std::size_t min, std::size_t max) { return live_core()->resize(min, max); }
+    // Every connection, idle or leased: metadata, holder, the statements running for a while.
+    [[nodiscard]] std::vector<connection_snapshot> connections() const { return core_->connections(); }
 
     // Stops maintenance, refuses new acquires, and closes every connection, waiting up to
-    // close_timeout (or `timeout`) for leases. True when every connection is closed.
-    bool close() { return close(core_->config().close_timeout); }
-    bool close(std::chrono::nanoseconds timeout) {
+    // close_timeout (or `timeout`) for leases; then interrupts what those still out run, and
+    // reports them (see close_report; true when every connection is closed).
+    close_report close() { return close(core_->config().close_timeout); }
+    close_report close(std::chrono::nanoseconds timeout) {
         (void)live_core();
         stop_maintenance();
         return core_->close(timeout);

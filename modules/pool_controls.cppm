@@ -1,8 +1,10 @@
 // pool_controls: what an operator does to a running pool — suspend() and resume() new acquires,
-// soft_evict() every connection, close() it within a bound — as a mixin of the core.
+// soft_evict() every connection, resize() it, close() it within a bound — as a mixin of the core.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_controls;
+import :errors;
+import :config;
 import :connection_info;
 import :events;
 import :pool_waiters;
@@ -57,9 +59,34 @@ public:
         return closed_now;
     }
 
+    // From now on keeps `min` connections open and allows `max`: idle connections beyond the new
+    // max close at once (returned: how many), leased ones when they come back (closed.resized);
+    // waiters look again, and connections up to `min` open now. config_error when the sizes are
+    // invalid (as in pool_config); pool_closed_error when the pool is closed.
+    std::size_t resize(std::size_t min, std::size_t max) {
+        check_sizes(min, max);
+        Core& core = self();
+        typename Core::lock_type lock(core.mutex_);
+        if (core.closed_.load(std::memory_order_relaxed)) core.throw_closed();
+        core.slots_.set_limit(max);
+        core.min_connections_.store(min, std::memory_order_relaxed);
+        const std::vector<std::size_t> beyond =
+            core.take_idle_if([max](const auto& s) { return s.index >= max; });
+        core.waiters_.nudge_all();
+        lock.unlock();
+        for (const std::size_t i : beyond) core.retire(i, retire_reason::resized);
+        lock.lock();
+        core.replenish(lock, core.clock_.now()); // returns with the lock held
+        lock.unlock();
+        core.notify([&](pool_listener& listener) { listener.on_resize(min, max, beyond.size()); });
+        return beyond.size();
+    }
+
     // Refuses new acquires, wakes every waiter, closes idle connections and waits up to
-    // `timeout` for leased ones to come back. True when every connection is closed.
-    bool close(std::chrono::nanoseconds timeout) {
+    // `timeout` for leased ones to come back. Then it interrupts the statements that leases still
+    // out have been running for a while, waits up to interrupt_grace more, and reports what is
+    // still out (see close_report).
+    close_report close(std::chrono::nanoseconds timeout) {
         Core& core = self();
         typename Core::lock_type lock(core.mutex_);
         const bool first_close = !core.closed_.exchange(true, std::memory_order_seq_cst);
@@ -70,6 +97,40 @@ public:
         for (const std::size_t i : idle) core.retire(i, retire_reason::shutdown);
         core.release_source();
         lock.lock();
+        close_report report;
+        if (!drain(lock, timeout)) {
+            lock.unlock();
+            report.interrupted = core.slots_.interrupt_all();
+            lock.lock();
+            if (report.interrupted != 0)
+                drain(lock, std::min<std::chrono::nanoseconds>(timeout, interrupt_grace));
+        }
+        report.complete = core.slots_.counts().total == 0;
+        lock.unlock();
+        if (!report.complete) report.stragglers = core.connections();
+        return report;
+    }
+
+private:
+    // How long close() waits for the leases whose statements it interrupted (at most its timeout).
+    static constexpr std::chrono::milliseconds interrupt_grace{100};
+
+    static void check_sizes(std::size_t min, std::size_t max) {
+        std::vector<std::string> problems;
+        if (max == 0) problems.emplace_back("max_connections is 0, must be >= 1");
+        if (max > pool_config::max_pool_size)
+            problems.push_back("max_connections (" + std::to_string(max) + ") exceeds " +
+                               std::to_string(pool_config::max_pool_size));
+        if (min > max)
+            problems.push_back("min_connections (" + std::to_string(min) + ") exceeds max_connections (" +
+                               std::to_string(max) + ")");
+        if (!problems.empty()) throw config_error(std::move(problems));
+    }
+
+    // Waits up to `timeout` for every slot to empty; true when it did.
+    template <class Lock>
+    bool drain(Lock& lock, std::chrono::nanoseconds timeout) {
+        Core& core = self();
         if constexpr (Core::concurrent) {
             const auto deadline = deadline_after(std::chrono::steady_clock::now(), timeout);
             while (core.slots_.counts().total != 0)
@@ -78,7 +139,6 @@ public:
         return core.slots_.counts().total == 0;
     }
 
-private:
     friend Core;
     pool_controls() = default;
 

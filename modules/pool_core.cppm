@@ -1,6 +1,6 @@
 // basic_pool_core: the shared state behind a basic_pool — acquire, return, close and stats of
 // the sessions a session source opens (:session), composed from the slot table (:pool_slots), the waiters
-// (:pool_waiters), the reset on return
+// and the refusals they meet (:pool_waiters), the reset on return
 // (:pool_return), the way back (:pool_release), opening (:pool_open), maintenance
 // (:pool_maintenance), the operator controls (:pool_controls) and the policies.
 module;
@@ -48,6 +48,8 @@ class basic_pool_core final
       public detail::pool_maintenance<
           basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>>,
       public detail::pool_controls<
+          basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>>,
+      public detail::pool_refusals<
           basic_pool_core<Locking, Health, Recycling, Isolation, Queue, Clock, Source>> {
     using session_type = typename Source::session_type;
     using slot = detail::basic_slot<session_type>;
@@ -59,6 +61,7 @@ class basic_pool_core final
     friend open_base;
     friend class detail::pool_maintenance<basic_pool_core>;
     friend class detail::pool_controls<basic_pool_core>;
+    friend class detail::pool_refusals<basic_pool_core>;
     using health_type = Health;
     using isolation_type = Isolation;
     using mutex_type = typename Locking::mutex_type;
@@ -80,14 +83,15 @@ public:
 
     basic_pool_core(pool_config config, Health health, Recycling recycling, Clock clock)
         : open_base(config.checked()), config_(std::move(config)), health_(std::move(health)),
-          recycling_(std::move(recycling)), clock_(std::move(clock)), slots_(config_.max_connections) {}
+          recycling_(std::move(recycling)), clock_(std::move(clock)),
+          slots_(config_.max_connections, pool_config::max_pool_size) {}
 
     // A lease, or (when !throw_on_timeout) an empty one after `timeout`. The fast path claims an
     // idle slot without the lock; the rest queues.
     lease acquire(const self_ptr& self, std::chrono::nanoseconds timeout, bool throw_on_timeout,
                   std::source_location where = std::source_location::current()) {
         if (closed_.load(std::memory_order_acquire)) [[unlikely]]
-            throw_closed();
+            this->throw_closed();
         if ((!strict_fifo || waiters_.waiting() == 0) && !suspended_.load(std::memory_order_relaxed)) {
             if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
                 return check_out(self, i, {}, where);
@@ -101,8 +105,8 @@ public:
     lease acquire(const self_ptr& self, const deadline& limit, bool throw_on_timeout,
                   std::source_location where = std::source_location::current()) {
         if (closed_.load(std::memory_order_acquire)) [[unlikely]]
-            throw_closed();
-        if (limit.stop_requested()) throw_cancelled();
+            this->throw_closed();
+        if (limit.stop_requested()) this->throw_cancelled();
         if ((!strict_fifo || waiters_.waiting() == 0) && !suspended_.load(std::memory_order_relaxed)) {
             if (const std::size_t i = slots_.claim_idle(); i != none) [[likely]]
                 return check_out(self, i, {}, where);
@@ -118,9 +122,10 @@ public:
         notify([&info = leased->info](pool_listener& listener) { listener.on_release(info); });
         slots_.clear_holder(leased->index);
         const retire_reason reason = this->judge_return(*leased);
-        if (reason == retire_reason::none) [[likely]]
+        if (reason == retire_reason::none) [[likely]] {
+            slots_.at(leased->index).publish_use(leased->info);
             this->put_back(leased->index);
-        else
+        } else
             this->retire(leased->index, reason);
     }
 
@@ -130,6 +135,14 @@ public:
     }
 
     [[nodiscard]] bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+    // The sizes in force: the configuration's, or the last resize()'s.
+    [[nodiscard]] std::size_t min_connections() const noexcept {
+        return min_connections_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::size_t max_connections() const noexcept { return slots_.limit(); }
+
+    // Every connection, idle or leased, with its metadata, holder and running statement.
+    [[nodiscard]] std::vector<connection_snapshot> connections() { return slots_.snapshot(clock_.now()); }
 
     const pool_config& config() const noexcept { return config_; }
     detail::listener_sink listener_sink() noexcept {
@@ -140,14 +153,6 @@ public:
     Clock& clock() noexcept { return clock_; }
 
 private:
-    [[noreturn]] void throw_closed() const {
-        throw pool_closed_error("pool for '" + config_.database + "' is closed");
-    }
-    [[noreturn]] void throw_cancelled() const {
-        throw cancelled_error("acquire from the pool for '" + config_.database +
-                              "' was cancelled (its stop_token was asked to stop)");
-    }
-
     // Queues this thread until it takes an idle slot, reserves capacity to open one, is handed a
     // connection, or `limit` passes.
     lease acquire_queued(const self_ptr& self, steady::time_point started, const deadline& limit,
@@ -160,7 +165,7 @@ private:
         detail::stop_wake<mutex_type, waiter_type> on_stop; // armed before the lock, gone after it
         detail::arm_stop_wake<concurrent>(on_stop, limit, mutex_, *me);
         lock_type lock(mutex_);
-        if (closed_.load(std::memory_order_relaxed)) throw_closed();
+        if (closed_.load(std::memory_order_relaxed)) this->throw_closed();
         waiters_.enqueue(*me);
         bool queued = true; // false once woken: whoever woke it took it out of the queue
         bool open_new = false;
@@ -173,7 +178,7 @@ private:
             }
             if (closed_.load(std::memory_order_relaxed)) {
                 if (queued && !me->closed && !me->signalled) waiters_.dequeue(*me); // else already out
-                throw_closed();
+                this->throw_closed();
             }
             queued = queued && !std::exchange(me->signalled, false);
             got = suspended_.load(std::memory_order_relaxed) ? none : try_take(*me, queued, open_new);
@@ -181,11 +186,11 @@ private:
             if (limit.stop_requested()) {
                 if (queued) waiters_.dequeue(*me);
                 lock.unlock();
-                throw_cancelled();
+                this->throw_cancelled();
             }
             if (!looked_for_self && throw_on_timeout) { // try_acquire() answers std::nullopt instead
                 looked_for_self = true;
-                refuse_nested(lock, *me, queued, where);
+                this->refuse_nested(lock, *me, queued, where);
             }
             if (!queued) { // woken, found nothing: back at the head, and look once more
                 waiters_.enqueue_front(*me);
@@ -193,7 +198,7 @@ private:
             } else if (!sleep(lock, *me, limit.at())) {
                 waiters_.dequeue(*me);
                 ++counts_.timeouts;
-                return timed_out(lock, elapsed(), throw_on_timeout);
+                return this->timed_out(lock, elapsed(), throw_on_timeout);
             }
         }
         const std::chrono::nanoseconds wait = elapsed();
@@ -232,8 +237,9 @@ private:
     lease check_out(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait,
                     std::source_location where) {
         slot& s = *slots_.at(i).held;
-        if (detail::checkout_healthy(health_, clock_, s)) [[likely]]
-            return hand_out(self, i, s, wait, where);
+        const auto now = clock_.now(); // read once: for the health check and the holder record
+        if (detail::checkout_healthy(health_, now, s)) [[likely]]
+            return hand_out(self, i, s, wait, where, now);
         counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
         notify([&](pool_listener& listener) {
             listener.on_health_check_failed(s.info, check_point::on_checkout);
@@ -247,15 +253,15 @@ private:
     lease open_into(const self_ptr& self, std::size_t i, std::chrono::nanoseconds wait,
                     std::source_location where) {
         slot& s = slots_.install(i, this->open_reserved(i));
-        return hand_out(self, i, s, wait, where);
+        return hand_out(self, i, s, wait, where, clock_.now());
     }
 
     // Inlined by force: out of line, the call alone cost more than the listener check inside it.
     [[gnu::always_inline]] lease hand_out(const self_ptr& self, std::size_t i, slot& s,
-                                          std::chrono::nanoseconds wait,
-                                          std::source_location where) noexcept {
+                                          std::chrono::nanoseconds wait, std::source_location where,
+                                          steady::time_point now) noexcept {
         slots_.count_lease(i);
-        slots_.record_holder(i, where, clock_.now());
+        slots_.record_holder(i, where, now);
         notify([&info = s.info, wait](pool_listener& listener) { listener.on_acquire(info, wait); });
         return detail::make_lease<session_type>(self, &s);
     }
@@ -265,31 +271,6 @@ private:
         detail::notify(config_.listener.get(), counts_.listener_errors, event);
     }
 
-    lease timed_out(lock_type& lock, std::chrono::nanoseconds waited, bool throw_on_timeout) {
-        const pool_stats snapshot = stats_locked();
-        lock.unlock();
-        notify([&](pool_listener& listener) { listener.on_timeout(waited); });
-        if (!throw_on_timeout) return {};
-        std::vector<lease_holder> holders = slots_.holders(clock_.now());
-        throw timeout_error(detail::timeout_text(config_.database, waited, snapshot, holders) +
-                                (concurrent ? "" : " (single_thread locking never waits)"),
-                            waited, snapshot, std::move(holders));
-    }
-
-    // Before this thread (queued) sleeps the first time: when it holds a lease of this pool and
-    // every lease is held by a thread waiting here, nobody would ever return one.
-    void refuse_nested(lock_type& lock, waiter_type& me, bool queued, std::source_location where) {
-        if (!concurrent || !config_.detect_nested_acquire || suspended_.load(std::memory_order_relaxed))
-            return; // single_thread locking never waits
-        const std::optional<std::source_location> held = slots_.held_here();
-        if (!held || !slots_.all_held_by([this](std::thread::id t) { return waiters_.has_thread(t); }))
-            return;
-        if (queued) waiters_.dequeue(me);
-        lock.unlock();
-        throw nested_acquire_error(
-            detail::nested_text(config_.database, config_.max_connections, *held, where), *held, where);
-    }
-
     pool_stats stats_locked() const {
         pool_stats s;
         const detail::slot_counts now = slots_.counts();
@@ -297,7 +278,8 @@ private:
         s.idle = now.idle;
         s.in_use = now.in_use;
         s.waiting = waiters_.waiting();
-        s.max_connections = config_.max_connections;
+        s.min_connections = min_connections();
+        s.max_connections = slots_.limit();
         s.suspended = suspended_.load(std::memory_order_relaxed) ? 1 : 0;
         s.acquired = slots_.leases();
         counts_.report(s);
@@ -315,6 +297,7 @@ private:
     condition_type drained_;             // signalled when the pool closed and a slot came free
     std::atomic<bool> closed_{false};    // set under mutex_
     std::atomic<bool> suspended_{false}; // set under mutex_
+    std::atomic<std::size_t> min_connections_{config_.min_connections}; // set under mutex_ (resize())
     std::uint64_t born_ = detail::fork_generation_now();
     detail::pool_counters counts_;
 };

@@ -80,8 +80,13 @@ private:
         idle_sort out;
         std::vector<retire_reason> reasons; // in the order take_idle_if takes them
         const std::vector<std::size_t> taken = core.take_idle_if([&](const auto& s) {
-            const retire_reason reason = core.recycling_.retire(
-                s.info, {.now = now, .config = config, .may_shrink = staying > config.min_connections});
+            // A slot beyond the limit went idle while resize() lowered it: it closes now.
+            const retire_reason reason =
+                s.index >= core.slots_.limit()
+                    ? retire_reason::resized
+                    : core.recycling_.retire(
+                          s.info,
+                          {.now = now, .config = config, .may_shrink = staying > core.min_connections()});
             if (reason == retire_reason::none && !check_due(s, now) && !upkeep_due(s, now)) return false;
             if (reason != retire_reason::none) --staying;
             reasons.push_back(reason);
@@ -122,7 +127,9 @@ private:
     bool check_periodic(Slot& s, std::chrono::steady_clock::time_point now) {
         Core& core = self();
         s.info.last_checked_at = now;
-        if (run_check(core.health_, s, check_point::periodic) != health_status::unhealthy) return true;
+        const health_status status = run_check(core.health_, s, check_point::periodic);
+        core.slots_.at(s.index).publish_use(s.info);
+        if (status != health_status::unhealthy) return true;
         core.counts_.failed_health_checks.fetch_add(1, std::memory_order_relaxed);
         core.notify(
             [&](pool_listener& listener) { listener.on_health_check_failed(s.info, check_point::periodic); });

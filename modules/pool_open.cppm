@@ -83,7 +83,7 @@ protected:
     template <class Lock>
     void replenish(Lock& lock, std::chrono::steady_clock::time_point now) {
         Core& core = self();
-        const std::size_t min = core.config_.min_connections;
+        const std::size_t min = core.min_connections();
         const std::size_t total = core.slots_.counts().total;
         if (core.closed_.load(std::memory_order_relaxed) || total >= min || now < next_open_attempt_) return;
         std::vector<std::size_t> reserved;

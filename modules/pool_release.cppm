@@ -42,7 +42,10 @@ protected:
             if (decltype(s.conn)::classify(code) == error_action::reconnect_all) core.file_moved(s);
         }
         const retire_reason ended = s.generation->reason(); // the file moved, or soft_evict() ran
-        return ended == retire_reason::none ? verdict.reason : ended;
+        if (ended != retire_reason::none) return ended;
+        if (s.index >= core.slots_.limit()) [[unlikely]]
+            return retire_reason::resized; // resize() lowered max_connections meanwhile
+        return verdict.reason;
     }
 
     // Slot `i` goes idle, or under strict FIFO straight to the longest waiter.

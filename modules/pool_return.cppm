@@ -26,17 +26,18 @@ health_status run_check(Health& health, Slot& s, check_point point) noexcept {
     return status;
 }
 
-// Whether an idle connection may be handed out: not broken, and healthy when the policy checks
-// on checkout (unless it came back within health_traits' checkout_bypass).
-template <class Health, class Clock, class Slot>
-bool checkout_healthy(Health& health, Clock& clock, Slot& s) {
+// Whether an idle connection may be handed out at `now` (the pool clock's): not broken, and
+// healthy when the policy checks on checkout (unless it came back within health_traits'
+// checkout_bypass).
+template <class Health, class Slot>
+bool checkout_healthy(Health& health, std::chrono::steady_clock::time_point now, Slot& s) {
     if (s.conn.broken_code() != 0) return false;
     if constexpr (includes(Health::when, check_point::on_checkout)) {
         constexpr auto bypass = health_traits<Health>::checkout_bypass;
         if constexpr (bypass > bypass.zero()) {
-            if (clock.now() - s.info.last_used_at < bypass) return true;
+            if (now - s.info.last_used_at < bypass) return true;
         }
-        s.info.last_checked_at = clock.now();
+        s.info.last_checked_at = now;
         return run_check(health, s, check_point::on_checkout) != health_status::unhealthy;
     }
     return true;

@@ -1,34 +1,17 @@
-// pool_slots: a pool's connections in a fixed table of max_connections slots, each with an atomic
+// pool_slots: a pool's connections in a table of slots (see :slot_entry), each with an atomic
 // state. A thread claims an idle slot with one compare-and-swap, trying the slot it returned last
 // first (HikariCP's ConcurrentBag does the same), and returns it with one store; the pool's lock
-// is only taken when threads wait, capacity changes or the pool closes.
+// is only taken when threads wait, capacity changes or the pool closes. The table grows in chunks
+// that never move, so a slot's address is stable for the pool's life; `limit` slots are in use
+// (max_connections, which resize() changes).
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_slots;
 import :queue;
-import :stats;
+import :connection_info;
+import :slot_entry;
 
 namespace sqlpool::detail {
-
-// vacant: free capacity. opening: reserved by a thread that opens (or replaces) a connection in
-// it. idle: a connection anyone may claim. leased: a connection in exclusive use (by a lease, or
-// by the pool while it checks, retires or closes it).
-enum class slot_state : std::uint8_t { vacant, opening, idle, leased };
-
-// One slot, on its own cache line so that threads claiming neighbours do not contend.
-template <class Slot>
-struct alignas(64) slot_entry {
-    std::atomic<slot_state> state{slot_state::vacant};
-    // Leases handed out from this slot; written only by the thread that holds the slot.
-    std::atomic<std::uint64_t> leases{0};
-    std::unique_ptr<Slot> held; // set while opening (once opened), idle or leased; touched only by the holder
-    // Who holds its lease: written by the acquiring thread, read by anyone (relaxed: a reader sees
-    // a recent holder). No thread while the slot is not leased out.
-    std::atomic<std::thread::id> holder{};
-    std::atomic<std::source_location> where{};
-    std::atomic<std::int64_t> since{0};           // the pool clock's time since its epoch, in ns
-    std::atomic<std::int64_t> reported_since{-1}; // `since` of the last lease reported as long held
-};
 
 struct slot_counts {
     std::size_t total = 0;  // not vacant
@@ -38,7 +21,7 @@ struct slot_counts {
 
 // The table. Whoever moves a slot out of `idle` or `vacant` holds it until it stores `idle` or
 // `vacant` again; only the holder touches the slot's connection. Slot is the pool's basic_slot
-// (its `index` is set here).
+// (its `index` is set here). Growing and changing the limit happen under the pool's lock.
 template <class Queue, class Slot>
 class pool_slots {
 public:
@@ -46,25 +29,41 @@ public:
     using entry = slot_entry<Slot>;
 
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
+    static constexpr std::size_t chunk_bits = 6; // 64 slots a chunk
+    static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
 
-    explicit pool_slots(std::size_t capacity)
-        : entries_(std::make_unique<entry[]>(capacity)), capacity_(capacity) {}
+    // `ceiling`: the most slots it may ever grow to (pool_config::max_pool_size).
+    pool_slots(std::size_t limit, std::size_t ceiling)
+        : chunks_(std::make_unique<std::unique_ptr<entry[]>[]>((ceiling + chunk_size - 1) >> chunk_bits)) {
+        set_limit(limit);
+    }
 
-    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-    [[nodiscard]] entry& at(std::size_t i) noexcept { return entries_[i]; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_.load(std::memory_order_acquire); }
+    [[nodiscard]] std::size_t limit() const noexcept { return limit_.load(std::memory_order_relaxed); }
+    [[nodiscard]] entry& at(std::size_t i) noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
+    [[nodiscard]] const entry& at(std::size_t i) const noexcept {
+        return chunks_[i >> chunk_bits][i & (chunk_size - 1)];
+    }
+
+    // Under the pool's lock: `limit` slots are in use from now on (the table grows when needed).
+    void set_limit(std::size_t limit) {
+        grow(limit);
+        limit_.store(limit, std::memory_order_seq_cst);
+    }
 
     // Claims an idle slot: under LIFO reuse the one this thread returned last, else the first idle
     // one (so the last ones age out); under FIFO reuse the next one in turn. `none` when none is idle.
     [[nodiscard]] std::size_t claim_idle() noexcept {
+        const std::size_t n = limit();
         if constexpr (Queue::reuse == reuse_order::lifo) {
             const thread_hint& hint = last_returned;
             // The index is checked too: another pool's table may since live at the same address.
-            if (hint.table == this && hint.index < capacity_ && try_claim(hint.index)) return hint.index;
-            return claim_from(0);
+            if (hint.table == this && hint.index < n && try_claim(hint.index)) return hint.index;
+            return claim_from(0, n);
         } else {
             const std::size_t start = cursor_.load(std::memory_order_relaxed);
-            const std::size_t got = claim_from(start < capacity_ ? start : 0);
-            if (got != none) cursor_.store(got + 1 == capacity_ ? 0 : got + 1, std::memory_order_relaxed);
+            const std::size_t got = claim_from(start < n ? start : 0, n);
+            if (got != none) cursor_.store(got + 1 == n ? 0 : got + 1, std::memory_order_relaxed);
             return got;
         }
     }
@@ -74,51 +73,54 @@ public:
 
     // Reserves a vacant slot for a connection about to open; `none` when the pool is full.
     [[nodiscard]] std::size_t reserve() noexcept {
-        for (std::size_t i = 0; i < capacity_; ++i)
+        for (std::size_t i = 0, n = limit(); i < n; ++i)
             if (move_state(i, slot_state::vacant, slot_state::opening)) return i;
         return none;
     }
 
     // The holder of a reserved slot puts its new connection in it (still held).
     Slot& install(std::size_t i, slot_ptr s) noexcept {
+        entry& e = at(i);
         s->index = i;
-        entries_[i].held = std::move(s);
-        entries_[i].state.store(slot_state::leased, std::memory_order_relaxed);
-        return *entries_[i].held;
+        s->conn.attach(e.board);
+        e.publish(s->info);
+        e.held = std::move(s);
+        e.state.store(slot_state::leased, std::memory_order_relaxed);
+        return *e.held;
     }
     // The holder makes its slot idle: anyone may claim it from now on.
     void make_idle(std::size_t i) noexcept {
         last_returned = {this, i};
-        entries_[i].state.store(slot_state::idle, std::memory_order_seq_cst);
+        at(i).state.store(slot_state::idle, std::memory_order_seq_cst);
     }
     // The holder empties its slot: the connection is returned (to be closed by the caller), and
     // the capacity is free.
     slot_ptr vacate(std::size_t i) noexcept {
-        slot_ptr s = std::move(entries_[i].held);
-        entries_[i].state.store(slot_state::vacant, std::memory_order_seq_cst);
+        slot_ptr s = std::move(at(i).held);
+        at(i).state.store(slot_state::vacant, std::memory_order_seq_cst);
         return s;
     }
     // The holder of a slot counts a lease handed out from it.
     void count_lease(std::size_t i) noexcept {
-        std::atomic<std::uint64_t>& leases = entries_[i].leases;
+        std::atomic<std::uint64_t>& leases = at(i).leases;
         leases.store(leases.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
 
     // A snapshot, one slot at a time: exact when nothing moves meanwhile.
     [[nodiscard]] slot_counts counts() const noexcept {
         slot_counts c;
-        for (std::size_t i = 0; i < capacity_; ++i) {
-            const slot_state state = entries_[i].state.load(std::memory_order_acquire);
+        for (std::size_t i = 0, n = capacity(); i < n; ++i) {
+            const slot_state state = at(i).state.load(std::memory_order_acquire);
             if (state == slot_state::vacant) continue;
             ++c.total;
             ++(state == slot_state::idle ? c.idle : c.in_use);
         }
         return c;
     }
-    // True when a slot is idle or vacant: a waiter could take or open one.
+    // True when a slot within the limit is idle or vacant: a waiter could take or open one.
     [[nodiscard]] bool any_available() const noexcept {
-        for (std::size_t i = 0; i < capacity_; ++i) {
-            const slot_state state = entries_[i].state.load(std::memory_order_seq_cst);
+        for (std::size_t i = 0, n = limit(); i < n; ++i) {
+            const slot_state state = at(i).state.load(std::memory_order_seq_cst);
             if (state == slot_state::idle || state == slot_state::vacant) return true;
         }
         return false;
@@ -126,31 +128,32 @@ public:
     // The holder of slot `i`'s new lease: this thread, at `where`, from `now`.
     template <class TimePoint>
     void record_holder(std::size_t i, std::source_location where, TimePoint now) noexcept {
-        entry& e = entries_[i];
+        entry& e = at(i);
         e.holder.store(std::this_thread::get_id(), std::memory_order_relaxed);
         e.where.store(where, std::memory_order_relaxed);
-        e.since.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-                      std::memory_order_relaxed);
+        e.since.store(ticks(now), std::memory_order_relaxed);
     }
     void clear_holder(std::size_t i) noexcept {
-        entries_[i].holder.store(std::thread::id{}, std::memory_order_relaxed);
+        at(i).holder.store(std::thread::id{}, std::memory_order_relaxed);
     }
     // Where this thread acquired a lease it still holds, if it holds one.
     [[nodiscard]] std::optional<std::source_location> held_here() const noexcept {
         const auto me = std::this_thread::get_id();
-        for (std::size_t i = 0; i < capacity_; ++i)
-            if (entries_[i].holder.load(std::memory_order_relaxed) == me &&
-                entries_[i].state.load(std::memory_order_acquire) == slot_state::leased)
-                return entries_[i].where.load(std::memory_order_relaxed);
+        for (std::size_t i = 0, n = capacity(); i < n; ++i)
+            if (at(i).holder.load(std::memory_order_relaxed) == me &&
+                at(i).state.load(std::memory_order_acquire) == slot_state::leased)
+                return at(i).where.load(std::memory_order_relaxed);
         return std::nullopt;
     }
-    // True when every slot holds a connection leased out by a thread for which `waiting` holds:
-    // nothing is vacant, idle, opening, or held by the pool itself.
+    // True when every slot in use holds a connection leased out by a thread for which `waiting`
+    // holds: nothing within the limit is vacant, idle, opening, or held by the pool itself.
     template <class Predicate>
     [[nodiscard]] bool all_held_by(Predicate waiting) const {
-        for (std::size_t i = 0; i < capacity_; ++i) {
-            const entry& e = entries_[i];
-            if (e.state.load(std::memory_order_acquire) != slot_state::leased) return false;
+        for (std::size_t i = 0, n = capacity(), in_use = limit(); i < n; ++i) {
+            const entry& e = at(i);
+            const slot_state state = e.state.load(std::memory_order_acquire);
+            if (i >= in_use && state == slot_state::vacant) continue;
+            if (state != slot_state::leased) return false;
             const std::thread::id thread = e.holder.load(std::memory_order_relaxed);
             if (thread == std::thread::id{} || !waiting(thread)) return false;
         }
@@ -160,8 +163,8 @@ public:
     template <class TimePoint>
     [[nodiscard]] std::vector<lease_holder> holders(TimePoint now) const {
         std::vector<lease_holder> out;
-        for (std::size_t i = 0; i < capacity_; ++i)
-            if (const auto held = holder_of(entries_[i], now)) out.push_back(*held);
+        for (std::size_t i = 0, n = capacity(); i < n; ++i)
+            if (const auto held = at(i).holder_at(now)) out.push_back(*held);
         std::ranges::sort(out, std::ranges::greater{}, &lease_holder::held_for);
         return out;
     }
@@ -172,32 +175,38 @@ public:
     [[nodiscard]] std::vector<lease_holder> unreported_long_leases(TimePoint now,
                                                                    std::chrono::nanoseconds after) {
         std::vector<lease_holder> out;
-        for (std::size_t i = 0; i < capacity_; ++i) {
-            entry& e = entries_[i];
-            const std::optional<lease_holder> held = holder_of(e, now);
+        for (std::size_t i = 0, n = capacity(); i < n; ++i) {
+            std::int64_t since = 0;
+            const std::optional<lease_holder> held = at(i).holder_at(now, since);
             if (!held || held->held_for < after) continue;
-            const std::int64_t since = e.since.load(std::memory_order_relaxed);
-            if (e.reported_since.exchange(since, std::memory_order_relaxed) != since) out.push_back(*held);
+            if (at(i).reported_since.exchange(since, std::memory_order_relaxed) != since)
+                out.push_back(*held);
         }
         return out;
     }
+    // Every connection, idle or not, as of `now` (see connection_snapshot).
+    template <class TimePoint>
+    [[nodiscard]] std::vector<connection_snapshot> snapshot(TimePoint now) const {
+        std::vector<connection_snapshot> out;
+        for (std::size_t i = 0, n = capacity(); i < n; ++i)
+            if (auto c = at(i).snapshot(i, now)) out.push_back(std::move(*c));
+        return out;
+    }
+    // Orders every session in the table to interrupt what it has been running for a while (see
+    // session_board::interrupt); how many had something to interrupt.
+    std::size_t interrupt_all() {
+        std::size_t ordered = 0;
+        for (std::size_t i = 0, n = capacity(); i < n; ++i) ordered += at(i).board.interrupt() ? 1 : 0;
+        return ordered;
+    }
     [[nodiscard]] std::uint64_t leases() const noexcept {
         std::uint64_t sum = 0;
-        for (std::size_t i = 0; i < capacity_; ++i) sum += entries_[i].leases.load(std::memory_order_relaxed);
+        for (std::size_t i = 0, n = capacity(); i < n; ++i)
+            sum += at(i).leases.load(std::memory_order_relaxed);
         return sum;
     }
 
 private:
-    template <class TimePoint>
-    static std::optional<lease_holder> holder_of(const entry& e, TimePoint now) {
-        const std::thread::id thread = e.holder.load(std::memory_order_relaxed);
-        if (thread == std::thread::id{}) return std::nullopt;
-        const std::chrono::nanoseconds since(e.since.load(std::memory_order_relaxed));
-        const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
-        return lease_holder{thread, e.where.load(std::memory_order_relaxed),
-                            std::max(now_ns - since, since.zero())};
-    }
-
     // The slot a thread returned last, per pool type: a hint only, checked against the table.
     struct thread_hint {
         const pool_slots* table = nullptr;
@@ -205,8 +214,18 @@ private:
     };
     static inline thread_local thread_hint last_returned{};
 
-    std::size_t claim_from(std::size_t start) noexcept {
-        for (std::size_t n = 0, i = start; n < capacity_; ++n, i = i + 1 == capacity_ ? 0 : i + 1)
+    // Allocates the chunks `size` slots need; publishes the new capacity after them.
+    void grow(std::size_t size) {
+        const std::size_t have = capacity_.load(std::memory_order_relaxed);
+        if (size <= have) return;
+        for (std::size_t c = (have + chunk_size - 1) >> chunk_bits; c < (size + chunk_size - 1) >> chunk_bits;
+             ++c)
+            chunks_[c] = std::make_unique<entry[]>(chunk_size);
+        capacity_.store(size, std::memory_order_release);
+    }
+
+    std::size_t claim_from(std::size_t start, std::size_t n) noexcept {
+        for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1)
             if (try_claim(i)) return i;
         return none;
     }
@@ -214,14 +233,15 @@ private:
     // slot that is not in the state wanted (and a seq_cst load costs no more than a relaxed one on
     // x86 and ARMv8).
     bool move_state(std::size_t i, slot_state from, slot_state to) noexcept {
-        std::atomic<slot_state>& state = entries_[i].state;
+        std::atomic<slot_state>& state = at(i).state;
         return state.load(std::memory_order_seq_cst) == from &&
                state.compare_exchange_strong(from, to, std::memory_order_seq_cst);
     }
 
-    std::unique_ptr<entry[]> entries_;
-    std::size_t capacity_;
-    std::atomic<std::size_t> cursor_{0}; // FIFO reuse: where the next claim starts
+    std::unique_ptr<std::unique_ptr<entry[]>[]> chunks_; // a pointer per chunk up to the ceiling
+    std::atomic<std::size_t> capacity_{0};               // slots allocated
+    std::atomic<std::size_t> limit_{0};                  // slots in use (max_connections)
+    std::atomic<std::size_t> cursor_{0};                 // FIFO reuse: where the next claim starts
 };
 
 } // namespace sqlpool::detail

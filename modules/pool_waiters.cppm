@@ -1,11 +1,13 @@
-// pool_waiters: the threads blocked in acquire(), in arrival order. Every member runs under the
-// pool's lock except waiting(), which a returning thread reads without it to learn whether anyone
-// needs waking.
+// pool_waiters: the threads blocked in acquire(), in arrival order, and the ways an acquire is
+// refused. Every member of the queue runs under the pool's lock except waiting(), which a
+// returning thread reads without it to learn whether anyone needs waking.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_waiters;
+import :errors;
 import :deadline;
 import :stats;
+import :events;
 
 namespace sqlpool::detail {
 
@@ -163,6 +165,59 @@ private:
     waiter_type* head_ = nullptr;
     waiter_type* tail_ = nullptr;
     std::atomic<std::size_t> waiting_{0};
+};
+
+// The ways an acquire is refused, as a mixin of the core (Core derives from pool_refusals<Core>
+// and befriends it): the pool is closed, the stop_token asked to stop, the wait timed out (with
+// the holders), or a nested acquire would wait for itself.
+template <class Core>
+class pool_refusals {
+protected:
+    [[noreturn]] void throw_closed() const {
+        throw pool_closed_error("pool for '" + self().config_.database + "' is closed");
+    }
+    [[noreturn]] void throw_cancelled() const {
+        throw cancelled_error("acquire from the pool for '" + self().config_.database +
+                              "' was cancelled (its stop_token was asked to stop)");
+    }
+
+    // An empty lease (try_acquire()) or timeout_error with the holders, after the stats under the lock.
+    template <class Lock>
+    auto timed_out(Lock& lock, std::chrono::nanoseconds waited, bool throw_on_timeout) {
+        Core& core = self();
+        const pool_stats snapshot = core.stats_locked();
+        lock.unlock();
+        core.notify([&](pool_listener& listener) { listener.on_timeout(waited); });
+        if (!throw_on_timeout) return typename Core::lease{};
+        std::vector<lease_holder> holders = core.slots_.holders(core.clock_.now());
+        throw timeout_error(timeout_text(core.config_.database, waited, snapshot, holders) +
+                                (Core::concurrent ? "" : " (single_thread locking never waits)"),
+                            waited, snapshot, std::move(holders));
+    }
+
+    // Before this thread (queued) sleeps the first time: when it holds a lease of this pool and
+    // every lease is held by a thread waiting here, nobody would ever return one.
+    template <class Lock, class Waiter>
+    void refuse_nested(Lock& lock, Waiter& me, bool queued, std::source_location where) {
+        Core& core = self();
+        if (!Core::concurrent || !core.config_.detect_nested_acquire ||
+            core.suspended_.load(std::memory_order_relaxed))
+            return; // single_thread locking never waits
+        const std::optional<std::source_location> held = core.slots_.held_here();
+        if (!held ||
+            !core.slots_.all_held_by([&core](std::thread::id t) { return core.waiters_.has_thread(t); }))
+            return;
+        if (queued) core.waiters_.dequeue(me);
+        lock.unlock();
+        throw nested_acquire_error(nested_text(core.config_.database, core.max_connections(), *held, where),
+                                   *held, where);
+    }
+
+private:
+    friend Core;
+    pool_refusals() = default;
+    Core& self() noexcept { return static_cast<Core&>(*this); }
+    const Core& self() const noexcept { return static_cast<const Core&>(*this); }
 };
 
 } // namespace sqlpool::detail

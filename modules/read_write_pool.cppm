@@ -152,15 +152,36 @@ public:
     }
     [[nodiscard]] bool suspended() const { return writer_.suspended(); }
     std::size_t soft_evict() { return readers_.soft_evict() + writer_.soft_evict(); }
+    // Sizes the readers as the constructor does from `min` and `max` (max - 1 readers, at least
+    // one); the writer stays one connection. config_error for invalid sizes.
+    std::size_t resize(std::size_t min, std::size_t max) {
+        pool_config sizes = config_;
+        sizes.min_connections = min;
+        sizes.max_connections = max;
+        (void)sizes.checked(); // config_error naming the problem
+        const pool_config readers = detail::reader_config(sizes);
+        return readers_.resize(readers.min_connections, readers.max_connections);
+    }
 
-    // Closes readers and writer within one close_timeout (or `timeout`) for both.
-    bool close() { return close(config_.close_timeout); }
-    bool close(std::chrono::nanoseconds timeout) {
+    // Closes readers, then the writer, within one close_timeout (or `timeout`) for both; the
+    // report covers both sides (readers' stragglers first).
+    close_report close() { return close(config_.close_timeout); }
+    close_report close(std::chrono::nanoseconds timeout) {
         const auto deadline = detail::deadline_after(std::chrono::steady_clock::now(), timeout);
-        const bool readers_closed = readers_.close(timeout);
+        close_report report = readers_.close(timeout);
         const auto left = std::max(deadline - std::chrono::steady_clock::now(),
                                    std::chrono::steady_clock::duration::zero());
-        return writer_.close(left) && readers_closed;
+        close_report writer = writer_.close(left);
+        report.complete = report.complete && writer.complete;
+        report.interrupted += writer.interrupted;
+        std::ranges::move(writer.stragglers, std::back_inserter(report.stragglers));
+        return report;
+    }
+    // The readers' connections, then the writer's (slot numbers are per side).
+    [[nodiscard]] std::vector<connection_snapshot> connections() const {
+        std::vector<connection_snapshot> all = readers_.connections();
+        std::ranges::move(writer_.connections(), std::back_inserter(all));
+        return all;
     }
     [[nodiscard]] bool closed() const { return readers_.closed(); }
 

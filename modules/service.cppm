@@ -102,13 +102,14 @@ public:
     // the drain and the close together take at most the pool's close_timeout. A call still inside
     // after that keeps the closed pool alive and meets pool_closed_error if it needs another
     // connection. While a start() or stop() is under way, waits for it first; not running:
-    // nothing to do.
-    void stop() {
+    // nothing to do (an empty, complete report). The pool's close_report says what was still out.
+    close_report stop() {
         auto [closing, deadline] = gate_.begin_stop(options_.pool.close_timeout);
-        if (closing == nullptr) return;
+        if (closing == nullptr) return {.complete = true};
+        close_report report;
         try {
             const auto left = deadline - std::chrono::steady_clock::now();
-            closing->close(std::max(left, std::chrono::steady_clock::duration::zero()));
+            report = closing->close(std::max(left, std::chrono::steady_clock::duration::zero()));
         } catch (...) {
             closing.reset();
             gate_.end_stop();
@@ -116,6 +117,7 @@ public:
         }
         closing.reset();
         gate_.end_stop();
+        return report;
     }
 
     template <std::invocable<connection&> F>
@@ -190,6 +192,14 @@ public:
     std::size_t soft_evict() {
         detail::service_call call(gate_, "soft_evict");
         return call.pool().soft_evict();
+    }
+    std::size_t resize(std::size_t min, std::size_t max) {
+        detail::service_call call(gate_, "resize");
+        return call.pool().resize(min, max);
+    }
+    [[nodiscard]] std::vector<connection_snapshot> connections() {
+        detail::service_call call(gate_, "connections");
+        return call.pool().connections();
     }
 
     // The schema version of the file (PRAGMA user_version).

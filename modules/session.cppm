@@ -7,6 +7,7 @@ export module sqlpool:session;
 import :names;
 import :stats;
 import :deadline;
+import :session_board;
 
 export namespace sqlpool {
 
@@ -42,9 +43,12 @@ struct session_identity {
 //                      statistics, caches given back; never throws
 //   set_deadline(d)    bounds what runs on it until its reset (lock waits, statements: timeout_error,
 //                      or cancelled_error on a stop request); an unbounded deadline clears it
+//   attach(board)      the pool's board for it (see session_board), which outlives it: shows there
+//                      what has been running a while, and interrupts it on the board's order
 template <class S>
 concept session = std::move_constructible<S> && std::destructible<S> &&
-                  requires(S& s, const S& cs, typename S::level_type level, int code, const deadline& limit) {
+                  requires(S& s, const S& cs, typename S::level_type level, int code, const deadline& limit,
+                           session_board& board) {
                       { s.reset_for_reuse() } -> std::same_as<reset_verdict>;
                       { cs.broken_code() } noexcept -> std::same_as<int>;
                       { S::classify(code) } noexcept -> std::same_as<error_action>;
@@ -55,6 +59,7 @@ concept session = std::move_constructible<S> && std::destructible<S> &&
                       { s.interrupt() } noexcept;
                       { s.idle_upkeep() } noexcept;
                       { s.set_deadline(limit) } noexcept;
+                      { s.attach(board) } noexcept;
                   };
 
 // Where a pool's sessions come from, made from the pool's `Config`.

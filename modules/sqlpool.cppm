@@ -3,6 +3,7 @@ export module sqlpool;
 export import :errors;
 export import :deadline;
 export import :names; // no exported names: every interface partition must be reachable
+export import :session_board;
 export import :session;
 export import :sqlite;
 export import :events;

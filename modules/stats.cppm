@@ -16,6 +16,7 @@ struct retired_counts {
     std::uint64_t broken = 0; // an error made it unusable, or its reset on return failed
     std::uint64_t shutdown = 0;
     std::uint64_t evicted = 0; // soft_evict() (or a restore) closed it
+    std::uint64_t resized = 0; // beyond the max_connections resize() set
 
     [[nodiscard]] std::uint64_t total() const noexcept;
     void add(retire_reason reason, std::uint64_t n = 1) noexcept;
@@ -41,30 +42,13 @@ struct wal_counts {
     std::uint64_t read_caps = 0;     // times read transactions were capped (read_transaction_limit)
 };
 
-// Who held a leased connection at some moment: the thread that acquired it, the caller's source
-// location, and for how long (by the pool's clock).
-struct lease_holder {
-    std::thread::id thread;
-    std::source_location where;
-    std::chrono::nanoseconds held_for{};
-};
-
-// "thread 140234 has held one for 5012ms, acquired at app.cpp:42 (void handle(request))"
-[[nodiscard]] inline std::string describe(const lease_holder& holder) {
-    std::ostringstream text;
-    text << "thread " << holder.thread << " has held one for "
-         << std::chrono::duration_cast<std::chrono::milliseconds>(holder.held_for).count()
-         << "ms, acquired at " << holder.where.file_name() << ":" << holder.where.line() << " ("
-         << holder.where.function_name() << ")";
-    return text.str();
-}
-
 // Its fields are listed once, in detail::for_each_stat, which merging and the exports read.
 struct pool_stats {
     std::size_t total = 0; // open connections, leased or idle
     std::size_t idle = 0;
-    std::size_t in_use = 0;  // leased, being opened, or being checked by maintenance
-    std::size_t waiting = 0; // threads blocked in acquire()
+    std::size_t in_use = 0;          // leased, being opened, or being checked by maintenance
+    std::size_t waiting = 0;         // threads blocked in acquire()
+    std::size_t min_connections = 0; // as set by the configuration or resize()
     std::size_t max_connections = 0;
     std::size_t suspended = 0;  // 1 while suspend() holds new acquires (a read_write_pool: 2)
     std::uint64_t acquired = 0; // leases handed out
@@ -107,14 +91,15 @@ struct retired_field {
     retire_reason reason;
     std::uint64_t retired_counts::* member;
 };
-inline constexpr std::array<retired_field, 7> retired_fields{
+inline constexpr std::array<retired_field, 8> retired_fields{
     {{retire_reason::aged, &retired_counts::aged},
      {retire_reason::idle, &retired_counts::idle},
      {retire_reason::unhealthy, &retired_counts::unhealthy},
      {retire_reason::uses, &retired_counts::uses},
      {retire_reason::broken, &retired_counts::broken},
      {retire_reason::shutdown, &retired_counts::shutdown},
-     {retire_reason::evicted, &retired_counts::evicted}}};
+     {retire_reason::evicted, &retired_counts::evicted},
+     {retire_reason::resized, &retired_counts::resized}}};
 
 struct transaction_field {
     stat_field field;
@@ -194,7 +179,11 @@ constexpr void for_each_stat(Visit&& visit, Stats&... s) { // NOLINT(cppcoreguid
           s.in_use...);
     visit(stat_field{"waiting", "", "sqlpool_waiting_threads", "Threads blocked in acquire().", gauge},
           s.waiting...);
-    visit(stat_field{"max_connections", "", "sqlpool_connections_max", "max_connections.", gauge},
+    visit(stat_field{"min_connections", "", "sqlpool_connections_min",
+                     "min_connections (resize() changes it).", gauge},
+          s.min_connections...);
+    visit(stat_field{"max_connections", "", "sqlpool_connections_max",
+                     "max_connections (resize() changes it).", gauge},
           s.max_connections...);
     visit(stat_field{"suspended", "", "sqlpool_suspended", "1 while new acquires wait for resume().", gauge},
           s.suspended...);

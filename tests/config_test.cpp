@@ -450,7 +450,7 @@ void close_waits(sqlpool::pool& pool, close_signal& signal) {
     auto held = pool.acquire();
     std::atomic<bool> released{false};
     auto closer = std::async(std::launch::async, [&] {
-        const bool all_closed = pool.close();
+        const bool all_closed = pool.close().complete;
         return all_closed && released.load();
     });
     signal.started.wait();
@@ -499,7 +499,7 @@ void honours(sqlpool::pool_config config) {
     if (config.max_uses == 0 || config.max_uses > 2) BOOST_TEST(closed.uses == 0u);
     if (config.max_connections == 1 && config.acquire_timeout >= long_enough) acquire_waits(pool);
     if (config.close_timeout >= long_enough) close_waits(pool, *signal);
-    BOOST_TEST(pool.close());
+    BOOST_TEST(pool.close().complete);
     maintenance_waits(config);
 }
 

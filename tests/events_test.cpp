@@ -150,15 +150,16 @@ BOOST_AUTO_TEST_CASE(a_throwing_listener_does_not_break_the_pool) {
     BOOST_TEST(s.acquired == 3u);
     BOOST_TEST(s.closed.uses == 3u);
     BOOST_TEST(s.listener_errors >= 9u); // connect, acquire, release, retire for each round
-    BOOST_TEST(pool.close());
+    BOOST_TEST(pool.close().complete);
 }
 
 BOOST_AUTO_TEST_CASE(every_retire_reason_and_health_status_has_a_name) {
     const auto name = [](auto value) { return std::string(sqlpool::to_string(value)); };
-    BOOST_TEST(sqlpool_test::every_value_named<sqlpool::retire_reason>(8, name));
+    BOOST_TEST(sqlpool_test::every_value_named<sqlpool::retire_reason>(9, name));
     BOOST_TEST(name(sqlpool::retire_reason::shutdown) == "shutdown");
     BOOST_TEST(name(sqlpool::retire_reason::evicted) == "evicted");
-    BOOST_TEST(name(static_cast<sqlpool::retire_reason>(8)) == "?");
+    BOOST_TEST(name(sqlpool::retire_reason::resized) == "resized");
+    BOOST_TEST(name(static_cast<sqlpool::retire_reason>(9)) == "?");
     BOOST_TEST(sqlpool_test::every_value_named<sqlpool::health_status>(3, name));
     BOOST_TEST(name(sqlpool::health_status::unknown) == "unknown");
 }

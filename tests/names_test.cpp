@@ -30,7 +30,7 @@ constexpr std::array<const char*, 7> journal_names{"wal",    "delete", "truncate
 
 BOOST_AUTO_TEST_CASE(a_value_outside_its_table_is_named_with_a_question_mark) {
     BOOST_TEST(std::string(sqlpool::to_string(sqlpool::retire_reason::aged)) == "aged");
-    BOOST_TEST(std::string(sqlpool::to_string(static_cast<sqlpool::retire_reason>(8))) == "?");
+    BOOST_TEST(std::string(sqlpool::to_string(static_cast<sqlpool::retire_reason>(9))) == "?");
     BOOST_TEST(std::string(sqlpool::to_string(static_cast<sqlpool::health_status>(3))) == "?");
     BOOST_TEST(std::string(sqlpool::to_string(static_cast<sqlpool::isolation_level>(-1))) == "?");
 }

@@ -241,3 +241,199 @@ BOOST_FIXTURE_TEST_CASE(the_service_passes_the_controls_through, pool_fixture) {
     BOOST_TEST(db.soft_evict() == 1u);
     db.stop();
 }
+
+// ---------------------------------------------------------------------------------------------
+// resize(min, max) at run time, and close(timeout) that interrupts and reports instead of hanging.
+namespace {
+
+// A query that runs for minutes unless interrupted (a few million rows a second).
+constexpr const char* endless_query = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE "
+                                      "x < 5000000000) SELECT max(x) FROM c";
+
+struct resize_events : sqlpool::pool_listener {
+    std::atomic<int> resizes{0};
+    std::atomic<std::size_t> min{0};
+    std::atomic<std::size_t> max{0};
+    std::atomic<std::size_t> closed_now{0};
+    void on_resize(std::size_t new_min, std::size_t new_max, std::size_t idle_closed) override {
+        ++resizes;
+        min = new_min;
+        max = new_max;
+        closed_now += idle_closed;
+    }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(resize, pool_fixture)
+
+BOOST_AUTO_TEST_CASE(growing_a_full_pool_serves_the_thread_waiting_for_it) {
+    auto events = std::make_shared<resize_events>();
+    auto config = small_config(path, 1, 1);
+    config.listener = events;
+    sqlpool::pool pool(config);
+    auto held = pool.acquire();
+    borrower waiting(pool, 20s);
+    BOOST_TEST_REQUIRE(eventually([&] { return pool.stats().waiting == 1; }));
+    BOOST_TEST(pool.resize(1, 2) == 0u);
+    BOOST_TEST(eventually([&] { return waiting.done(); }));
+    BOOST_TEST(waiting.got());
+    const auto s = pool.stats();
+    BOOST_TEST(s.max_connections == 2u);
+    BOOST_TEST(s.min_connections == 1u);
+    BOOST_TEST(pool.config().max_connections == 1u); // the configuration as given
+    BOOST_TEST(events->resizes == 1);
+    BOOST_TEST(events->max == 2u);
+}
+
+// 130 slots need three chunks of the table; shrinking back closes the leased ones beyond the new
+// max as they return, and only those.
+BOOST_AUTO_TEST_CASE(a_pool_grows_past_its_configured_size_and_shrinks_back_as_leases_return) {
+    sqlpool::pool pool(small_config(path, 1, 1));
+    BOOST_TEST(pool.resize(0, 130) == 0u);
+    std::vector<sqlpool::lease> leases;
+    std::set<std::uint64_t> ids;
+    for (int i = 0; i < 130; ++i) {
+        leases.push_back(pool.acquire());
+        ids.insert(leases.back().info().id);
+    }
+    BOOST_TEST(ids.size() == 130u);
+    BOOST_TEST(!pool.try_acquire().has_value()); // full at the new size
+    BOOST_TEST(pool.resize(0, 2) == 0u);         // nothing idle: the leased ones close on return
+    BOOST_TEST(pool.stats().total == 130u);
+    leases.clear();
+    const auto s = pool.stats();
+    BOOST_TEST(s.total == 2u);
+    BOOST_TEST(s.closed.resized == 128u);
+    BOOST_TEST(s.max_connections == 2u);
+    sqlpool_test::check_conservation(s);
+}
+
+BOOST_AUTO_TEST_CASE(shrinking_closes_idle_connections_beyond_the_new_max_at_once) {
+    auto events = std::make_shared<resize_events>();
+    auto config = small_config(path, 4, 4);
+    config.listener = events;
+    sqlpool::pool pool(config);
+    BOOST_TEST(pool.stats().idle == 4u);
+    BOOST_TEST(pool.resize(1, 2) == 2u);
+    const auto s = pool.stats();
+    BOOST_TEST(s.total == 2u);
+    BOOST_TEST(s.closed.resized == 2u);
+    BOOST_TEST(events->closed_now == 2u);
+    BOOST_TEST(sqlpool::to_prometheus(s).find("reason=\"resized\"} 2") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(raising_min_opens_connections_now) {
+    sqlpool::pool pool(small_config(path, 0, 4));
+    BOOST_TEST(pool.stats().total == 0u);
+    (void)pool.resize(3, 4);
+    BOOST_TEST(pool.stats().total == 3u);
+    BOOST_TEST(pool.stats().min_connections == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_sizes_are_refused_and_change_nothing) {
+    sqlpool::pool pool(small_config(path, 1, 3));
+    const auto bigger_min = thrown<sqlpool::config_error>([&] { (void)pool.resize(3, 2); });
+    BOOST_TEST_REQUIRE(bigger_min.has_value());
+    BOOST_TEST(std::string(bigger_min->what()).find("min_connections (3) exceeds max_connections (2)") !=
+               std::string::npos);
+    const auto zero = thrown<sqlpool::config_error>([&] { (void)pool.resize(0, 0); });
+    BOOST_TEST_REQUIRE(zero.has_value());
+    BOOST_TEST(std::string(zero->what()).find("max_connections is 0") != std::string::npos);
+    BOOST_TEST(pool.stats().max_connections == 3u);
+    BOOST_TEST(pool.stats().min_connections == 1u);
+    pool.close();
+    BOOST_CHECK_THROW((void)pool.resize(1, 2), sqlpool::pool_closed_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_write_pool_resizes_its_readers_and_keeps_one_writer) {
+    sqlpool::read_write_pool pool(small_config(path, 1, 4)); // 3 readers + 1 writer
+    BOOST_TEST(pool.stats().max_connections == 4u);
+    (void)pool.resize(2, 7);
+    BOOST_TEST(pool.readers().stats().max_connections == 6u);
+    BOOST_TEST(pool.writer().stats().max_connections == 1u);
+    BOOST_CHECK_THROW((void)pool.resize(5, 4), sqlpool::config_error);
+}
+
+BOOST_AUTO_TEST_CASE(the_service_resizes_only_while_running) {
+    sqlpool::database db(sqlpool::database_options{.pool = small_config(path, 1, 2)});
+    BOOST_CHECK_THROW((void)db.resize(1, 3), sqlpool::state_error);
+    db.start();
+    (void)db.resize(1, 5);
+    BOOST_TEST(db.stats().max_connections == 5u);
+    db.stop();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(bounded_close, pool_fixture)
+
+// The holder's statement runs for minutes: close() waits its timeout, interrupts it (the holder
+// sees pool_closed_error, and its lease still works), and returns instead of hanging.
+BOOST_AUTO_TEST_CASE(close_interrupts_a_statement_still_running_after_its_timeout) {
+    sqlpool::pool pool(small_config(path, 1, 1));
+    std::atomic<int> outcome{0}; // 1: pool_closed_error, then the lease still answered; 2: anything else
+    std::thread holder([&] {
+        auto lease = pool.acquire();
+        try {
+            (void)lease->query_value<std::int64_t>(endless_query);
+            outcome = 2;
+        } catch (const sqlpool::pool_closed_error&) {
+            outcome = lease->query_value<std::int64_t>("SELECT 1") == 1 ? 1 : 2;
+        } catch (...) {
+            outcome = 2;
+        }
+    });
+    // The statement shows once it has run a while: then close() has something to interrupt.
+    BOOST_TEST_REQUIRE(eventually([&] {
+        const auto all = pool.connections();
+        return all.size() == 1 && all[0].sql.find("WITH RECURSIVE") != std::string::npos;
+    }));
+    const sqlpool::close_report report = pool.close(50ms);
+    holder.join();
+    BOOST_TEST(report.interrupted == 1u);
+    BOOST_TEST(outcome == 1);
+    BOOST_TEST(pool.close(0ms).complete); // the lease is back: everything closed
+    BOOST_TEST(pool.stats().total == 0u);
+}
+
+// A holder that runs nothing is not interrupted: it is reported, with where it acquired.
+BOOST_AUTO_TEST_CASE(close_reports_a_lease_still_out_with_its_holder) {
+    sqlpool::pool pool(small_config(path, 2, 2));
+    std::atomic<bool> holding{false};
+    std::atomic<bool> release{false};
+    std::thread::id holder_id;
+    std::thread holder([&] {
+        auto lease = pool.acquire();
+        holding = true;
+        (void)eventually([&] { return release.load(); });
+    });
+    holder_id = holder.get_id();
+    BOOST_TEST_REQUIRE(eventually([&] { return holding.load(); }));
+    const sqlpool::close_report report = pool.close(20ms);
+    release = true;
+    holder.join();
+    BOOST_TEST(!report.complete);
+    BOOST_TEST(!static_cast<bool>(report));
+    BOOST_TEST(report.interrupted == 0u);
+    BOOST_TEST_REQUIRE(report.stragglers.size() == 1u);
+    const sqlpool::connection_snapshot& straggler = report.stragglers[0];
+    BOOST_TEST((straggler.use == sqlpool::connection_use::leased));
+    BOOST_TEST_REQUIRE(straggler.holder.has_value());
+    BOOST_TEST((straggler.holder->thread == holder_id));
+    BOOST_TEST(std::string(straggler.holder->where.file_name()).find("pool_controls_test.cpp") !=
+               std::string::npos);
+    BOOST_TEST(sqlpool::describe(straggler).find("leased") != std::string::npos);
+    BOOST_TEST(pool.close(0ms).complete);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_write_pool_reports_both_sides) {
+    sqlpool::read_write_pool pool(small_config(path, 1, 3));
+    auto reader = pool.readers().acquire();
+    auto writer = pool.writer().acquire();
+    const sqlpool::close_report report = pool.close(10ms);
+    BOOST_TEST(!report.complete);
+    BOOST_TEST(report.stragglers.size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(close_with_the_largest_timeout_waits_for_leases) {
         (void)eventually([&] { return pool.closed(); });
         held.reset();
     });
-    const bool all_closed = pool.close(std::chrono::nanoseconds::max());
+    const bool all_closed = pool.close(std::chrono::nanoseconds::max()).complete;
     returner.join();
     BOOST_TEST(all_closed);
     BOOST_TEST(pool.stats().total == 0u);
@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(close_with_the_largest_timeout_waits_for_leases) {
 BOOST_AUTO_TEST_CASE(close_with_outstanding_leases) {
     sqlpool::pool pool{small_config(path, 2, 2)};
     auto held = pool.acquire();
-    BOOST_TEST(!pool.close(10ms)); // the lease is still out
+    BOOST_TEST(!pool.close(10ms).complete); // the lease is still out
     BOOST_TEST(pool.closed());
     auto s = pool.stats();
     BOOST_TEST(s.total == 1u); // the idle one is closed already
@@ -104,17 +104,17 @@ BOOST_AUTO_TEST_CASE(close_with_outstanding_leases) {
     BOOST_TEST(s.in_use == 0u);
     BOOST_TEST(s.closed.shutdown == 2u);
     check_conservation(s);
-    BOOST_TEST(pool.close(0ms)); // now everything is closed
+    BOOST_TEST(pool.close(0ms).complete); // now everything is closed
 }
 
 BOOST_AUTO_TEST_CASE(close_without_leases_closes_everything) {
     sqlpool::pool pool{small_config(path, 3, 3)};
-    BOOST_TEST(pool.close(0ms));
+    BOOST_TEST(pool.close(0ms).complete);
     const auto s = pool.stats();
     BOOST_TEST(s.total == 0u);
     BOOST_TEST(s.closed.shutdown == 3u);
-    BOOST_TEST(pool.close()); // idempotent
-    pool.maintain();          // a closed pool does not replenish
+    BOOST_TEST(pool.close().complete); // idempotent
+    pool.maintain();                   // a closed pool does not replenish
     BOOST_TEST(pool.stats().total == 0u);
 }
 
@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(close_waits_for_a_lease_returned_on_another_thread) {
         (void)eventually([&] { return pool.closed(); });
         held.reset();
     });
-    BOOST_TEST(pool.close(30s));
+    BOOST_TEST(pool.close(30s).complete);
     returner.join();
     BOOST_TEST(pool.stats().closed.shutdown == 1u);
 }
@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(close_wakes_waiters_with_pool_closed_error) {
         BOOST_TEST_REQUIRE(
             eventually([&] { return pool.stats().waiting == static_cast<std::size_t>(i + 1); }));
     }
-    BOOST_TEST(!pool.close(1ms)); // wakes the waiters; the held lease is still out
+    BOOST_TEST(!pool.close(1ms).complete); // wakes the waiters; the held lease is still out
     for (auto& w : waiters) w.join();
     BOOST_TEST(closed_errors == 3);
     BOOST_TEST(other == 0);
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(close_while_maintenance_checks_a_connection) {
     std::jthread maintainer([&] { pool.maintain(); });
     BOOST_TEST_REQUIRE(eventually([&] { return entered(*g); }));
     std::atomic<bool> all_closed{false};
-    std::jthread closer([&] { all_closed = pool.close(20s); });
+    std::jthread closer([&] { all_closed = pool.close(20s).complete; });
     BOOST_TEST_REQUIRE(eventually([&] { return pool.closed(); }));
     open(*g);
     maintainer.join();
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(close_while_maintenance_opens_a_connection) {
     std::jthread maintainer([&] { pool.maintain(); });
     BOOST_TEST_REQUIRE(eventually([&] { return entered(*g); }));
     std::atomic<bool> all_closed{false};
-    std::jthread closer([&] { all_closed = pool.close(20s); });
+    std::jthread closer([&] { all_closed = pool.close(20s).complete; });
     BOOST_TEST_REQUIRE(eventually([&] { return pool.closed(); }));
     open(*g);
     maintainer.join();

@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(sizes_and_stats_add_up_across_the_two_sides) {
     BOOST_TEST(s.max_connections == 5u);
     BOOST_TEST(s.transactions.committed == 2u);
     BOOST_TEST(s.acquired == pool.writer().stats().acquired + pool.readers().stats().acquired);
-    BOOST_TEST(pool.close());
+    BOOST_TEST(pool.close().complete);
     BOOST_TEST(pool.closed());
     BOOST_CHECK_THROW((void)pool.acquire_writer(), sqlpool::pool_closed_error);
 }

@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE session
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -59,7 +60,8 @@ public:
         bool unfixable = false;
         int broken = 0;
         int upkeeps = 0;
-        bool limited = false; // a deadline is set, until the reset on return
+        bool limited = false;                    // a deadline is set, until the reset on return
+        sqlpool::session_board* board = nullptr; // the pool's, from attach()
     };
 
     fake_session(fake_server& server, int level) : state_(std::make_unique<state>()) {
@@ -94,6 +96,7 @@ public:
     void interrupt() noexcept {}
     void idle_upkeep() noexcept { ++state_->upkeeps; }
     void set_deadline(const sqlpool::deadline& limit) noexcept { state_->limited = limit.bounded(); }
+    void attach(sqlpool::session_board& board) noexcept { state_->board = &board; }
 
     state& get() { return *state_; }
 
@@ -274,6 +277,26 @@ BOOST_AUTO_TEST_CASE(an_acquire_with_a_deadline_hands_it_to_the_session_until_it
     }
     BOOST_TEST(!used->limited);
     BOOST_TEST(!pool.acquire()->get().limited);
+}
+
+// The core reaches the board only through attach(): each session gets its slot's, and close()
+// orders an interrupt there when a lease outlives its timeout while the session shows a statement.
+BOOST_AUTO_TEST_CASE(each_session_is_attached_to_its_slots_board_and_close_orders_through_it) {
+    fake_pool pool{fake_config("boards", 2, 2)};
+    auto first = pool.acquire();
+    auto second = pool.acquire();
+    sqlpool::session_board* board = first->get().board;
+    BOOST_TEST_REQUIRE(board != nullptr);
+    BOOST_TEST(second->get().board != nullptr);
+    BOOST_TEST(second->get().board != board);
+    board->show("a long statement"); // what the session would show from its progress handler
+    const auto connections = pool.connections();
+    BOOST_TEST(
+        std::ranges::count_if(connections, [](const auto& c) { return c.sql == "a long statement"; }) == 1);
+    const sqlpool::close_report report = pool.close(std::chrono::milliseconds(1));
+    BOOST_TEST(report.interrupted == 1u);
+    BOOST_TEST(board->interrupting());
+    BOOST_TEST(report.stragglers.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(idle_upkeep_after_zero_never_tends) {

@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(each_reason_adds_to_a_field_of_its_own) {
     // Every reason but none (0) counts in a different field; together they reach every field.
     sqlpool::retired_counts counts;
     retired_array before{};
-    for (int reason = 1; reason <= static_cast<int>(sqlpool::retire_reason::evicted); ++reason) {
+    for (int reason = 1; reason <= static_cast<int>(sqlpool::retire_reason::resized); ++reason) {
         BOOST_TEST_CONTEXT(sqlpool::to_string(static_cast<sqlpool::retire_reason>(reason))) {
             counts.add(static_cast<sqlpool::retire_reason>(reason), 5);
             const auto after = std::bit_cast<retired_array>(counts);

@@ -1,6 +1,7 @@
-// The limits on a running statement: the call's deadline (its busy and progress handlers) and
-// the read-transaction cap of the file's reader gate, behind connection_core's declarations in
-// modules/sqlite/statement_cache.cppm.
+// The limits on a running statement: the call's deadline (its busy and progress handlers), the
+// read-transaction cap of the file's reader gate and the pool's interrupt order on its session_board,
+// behind connection_core's declarations in modules/sqlite/statement_cache.cppm. The progress
+// handler also shows on the board what has run for a while.
 module;
 #include "../detail/gmf.hpp"
 module sqlpool;
@@ -53,6 +54,52 @@ void connection_core::watch_progress() noexcept {
     sqlite3_progress_handler(db_, progress_period, &connection_core::on_progress, this);
 }
 
+void connection_core::attach(session_board& board) noexcept {
+    board_ = &board;
+    shown_ = false;
+    board.show("");
+}
+
+void connection_core::unshow() noexcept {
+    if (!shown_) return;
+    shown_ = false;
+    board_->show("");
+}
+
+// Every statement mid-step, joined by "; " (a query whose rows are being read, and another
+// statement run meanwhile). Runs on the connection's thread, inside sqlite3_step() or the busy
+// handler, where walking the statement list is safe.
+void connection_core::show_running() noexcept {
+    std::string running;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db_, nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(db_, stmt)) {
+        const char* sql = sqlite3_stmt_busy(stmt) != 0 ? sqlite3_sql(stmt) : nullptr;
+        if (sql != nullptr) running.append(running.empty() ? "" : "; ").append(sql);
+    }
+    try {
+        board_->show(running);
+        shown_ = true;
+    } catch (...) {
+        // Deliberately ignored: the board is a diagnostic; the statement goes on.
+    }
+}
+
+// Shows what runs, and takes the board's interrupt order, which ends with the statements shown.
+bool connection_core::obeys_board() noexcept {
+    if (!shown_) show_running();
+    if (!board_->interrupting()) return false;
+    unshow();
+    cause_ = stop_cause::closed;
+    return true;
+}
+
+void connection_core::unshow_if_done() noexcept {
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db_, nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(db_, stmt))
+        if (sqlite3_stmt_busy(stmt) != 0) return;
+    unshow();
+}
+
 // A rollback still runs after the deadline: it gives back what the call held.
 void connection_core::check_limit(std::string_view sql) {
     if (!limit_.passed() || begins_with(sql, "ROLLBACK")) return;
@@ -73,6 +120,10 @@ void connection_core::throw_interrupted(std::string_view sql) {
     const std::string where = sql.empty() ? std::string() : " [sql: " + std::string(sql) + "]";
     if (cause == stop_cause::stop)
         throw cancelled_error("the call was cancelled (its stop_token was asked to stop)" + where);
+    if (cause == stop_cause::closed)
+        throw pool_closed_error("the pool closed: close() waited its timeout for this lease, then "
+                                "interrupted the statement" +
+                                where);
     if (cause == stop_cause::cap)
         throw timeout_error(
             "read transaction ended: checkpoints of the WAL have failed for read_transaction_limit "
@@ -93,6 +144,7 @@ int connection_core::on_busy(void* self, int count) noexcept {
         core.cause_ = core.limit_.stop_requested() ? stop_cause::stop : stop_cause::deadline;
         return 0;
     }
+    if (core.board_ != nullptr && core.obeys_board()) return 0;
     const auto until = std::min(core.busy_since_ + core.busy_timeout_, core.limit_.at());
     if (now >= until) return 0; // busy_timeout, not the deadline: an ordinary SQLITE_BUSY
     const auto pause =
@@ -105,6 +157,7 @@ int connection_core::on_busy(void* self, int count) noexcept {
 // (SQLITE_INTERRUPT). Only a read transaction is capped: a writer holds no snapshot back.
 int connection_core::on_progress(void* self) noexcept {
     auto& core = *static_cast<connection_core*>(self);
+    if (core.board_ != nullptr && core.obeys_board()) return 1;
     if (core.limited_ && core.limit_.passed()) {
         core.cause_ = core.limit_.stop_requested() ? stop_cause::stop : stop_cause::deadline;
         return 1;

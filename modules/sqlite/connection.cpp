@@ -208,6 +208,7 @@ std::size_t connection::busy_statement_count() const noexcept {
 
 // The reset on return, when something ran since the last one (see reset_for_reuse()).
 reset_verdict connection::reset_touched() {
+    core_->unshow();
     if (core_->limited()) core_->clear_limit(options_.busy_timeout); // before the ROLLBACK below
     bool restored = reset_all_statements() != 0;
     if (in_transaction()) {

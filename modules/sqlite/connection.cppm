@@ -12,6 +12,7 @@ import :statement;
 import :statement_cache;
 import :query_range;
 import :deadline;
+import :session_board;
 
 namespace sqlpool::detail {
 
@@ -127,6 +128,12 @@ public:
     // its stop_token was asked to stop. A deadline that cannot pass clears it; a pool's reset on
     // return does too.
     void set_deadline(const deadline& limit) noexcept;
+    // The pool's board for this connection (see session_board): a statement that runs for a
+    // while (over a thousand virtual machine instructions, or a wait for a lock under a deadline)
+    // is shown there until it ends, and interrupted (pool_closed_error) on the board's order.
+    void attach(session_board& board) noexcept {
+        if (core_) core_->attach(board);
+    }
     // Makes the connection clean for the next borrower: resets statements mid-step, rolls back,
     // restores changed settings. `retire` when it is broken or left state that cannot be undone
     // (a temporary object, an attached database, a setting the pool did not configure). Nothing

@@ -10,6 +10,7 @@ import :statement;
 import :reader_gate;
 import :fork_guard;
 import :deadline;
+import :session_board;
 
 namespace sqlpool::detail {
 
@@ -31,6 +32,8 @@ public:
     // After every step: a commit that went into a file moved away meanwhile is reported as
     // database_moved_error, never acknowledged.
     void after_step(sqlite3_stmt* stmt) {
+        if (shown_) [[unlikely]]
+            unshow_if_done();
         if (!watch_.commit_pending()) [[likely]]
             return;
         try {
@@ -134,8 +137,13 @@ public:
     void clear_limit(std::chrono::milliseconds busy_timeout) noexcept;
     [[nodiscard]] bool limited() const noexcept { return limited_; }
     // Installs the progress handler that interrupts statements past the call's deadline or the
-    // gate's read-transaction cap.
+    // gate's read-transaction cap, or on the board's order, and shows on the board what runs for
+    // a while.
     void watch_progress() noexcept;
+    // The pool's board for this connection (it outlives the connection); see session_board.
+    void attach(session_board& board) noexcept;
+    // Takes what this connection showed off the board (the statements ended).
+    void unshow() noexcept;
 
     [[nodiscard]] statement_cache_stats stats() const noexcept {
         statement_cache_stats result = stats_;
@@ -165,8 +173,13 @@ private:
     // A statement on a capped gate: refused inside a read transaction, unless it ends it.
     void at_gate(std::string_view sql);
     void check_limit(std::string_view sql);
+    // Shows the statements running now on the board (once, until they end).
+    void show_running() noexcept;
+    // In the progress and busy handlers: true when the board ordered an interrupt.
+    bool obeys_board() noexcept;
+    void unshow_if_done() noexcept;
     // Why the statement running now was or is to be interrupted.
-    enum class stop_cause : std::uint8_t { none, deadline, stop, cap };
+    enum class stop_cause : std::uint8_t { none, deadline, stop, cap, closed };
     [[noreturn]] void throw_interrupted(std::string_view sql);
     static int on_busy(void* self, int count) noexcept;
     static int on_progress(void* self) noexcept;
@@ -196,6 +209,8 @@ private:
     deadline limit_;
     std::chrono::milliseconds busy_timeout_{};           // while limited_
     std::chrono::steady_clock::time_point busy_since_{}; // the lock wait under way
+    session_board* board_ = nullptr;
+    bool shown_ = false; // the board shows this connection's running statements
 };
 
 } // namespace sqlpool::detail
