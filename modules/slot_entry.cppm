@@ -42,8 +42,8 @@ struct alignas(64) slot_entry {
     std::unique_ptr<Slot> held; // set while opening (once opened), idle or leased; touched only by the holder
     // Who holds its lease: written by the acquiring thread, read by anyone (relaxed: a reader sees
     // a recent holder). No thread while the slot is not leased out.
-    std::atomic<std::thread::id> holder{};
-    std::atomic<std::source_location> where{};
+    std::atomic<std::thread::id> holder;
+    std::atomic<std::source_location> where;
     std::atomic<std::int64_t> since{0};           // the pool clock's time since its epoch, in ns
     std::atomic<std::int64_t> reported_since{-1}; // `since` of the last lease reported as long held
     published_info info;
@@ -74,7 +74,7 @@ struct alignas(64) slot_entry {
         started = since.load(std::memory_order_relaxed);
         const std::chrono::nanoseconds held_for(ticks(now) - started);
         return lease_holder{thread, where.load(std::memory_order_relaxed),
-                            std::max(held_for, held_for.zero())};
+                            std::max(held_for, std::chrono::nanoseconds::zero())};
     }
     template <class TimePoint>
     [[nodiscard]] std::optional<lease_holder> holder_at(TimePoint now) const {
@@ -91,9 +91,10 @@ struct alignas(64) slot_entry {
         if (seen == slot_state::opening) return c;
         c.info = published();
         c.holder = seen == slot_state::leased ? holder_at(now) : std::nullopt;
-        c.use = seen == slot_state::idle ? connection_use::idle
-                : c.holder               ? connection_use::leased
-                                         : connection_use::tended;
+        if (seen == slot_state::idle)
+            c.use = connection_use::idle;
+        else
+            c.use = c.holder ? connection_use::leased : connection_use::tended;
         c.sql = board.shown();
         return c;
     }

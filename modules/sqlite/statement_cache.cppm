@@ -207,8 +207,8 @@ private:
     bool limited_ = false;
     stop_cause cause_ = stop_cause::none;
     deadline limit_;
-    std::chrono::milliseconds busy_timeout_{};           // while limited_
-    std::chrono::steady_clock::time_point busy_since_{}; // the lock wait under way
+    std::chrono::milliseconds busy_timeout_{};         // while limited_
+    std::chrono::steady_clock::time_point busy_since_; // the lock wait under way
     session_board* board_ = nullptr;
     bool shown_ = false; // the board shows this connection's running statements
 };
