@@ -49,17 +49,6 @@ void check_database(const pool_config& config, std::vector<std::string>& problem
                            "); SQLite would open only the name before it");
 }
 
-void check_sizes(const pool_config& config, std::vector<std::string>& problems) {
-    if (config.max_connections == 0) problems.emplace_back("max_connections is 0, must be >= 1");
-    if (config.max_connections > pool_config::max_pool_size)
-        problems.push_back("max_connections (" + std::to_string(config.max_connections) + ") exceeds " +
-                           std::to_string(pool_config::max_pool_size) +
-                           ", the largest pool (its slot table is allocated up front)");
-    if (config.min_connections > config.max_connections && config.max_connections != 0)
-        problems.push_back("min_connections (" + std::to_string(config.min_connections) +
-                           ") exceeds max_connections (" + std::to_string(config.max_connections) + ")");
-}
-
 // The checkpoint manager's sizes, and the pragmas that would take checkpoints from their owner.
 void check_checkpoints(const pool_config& config, std::vector<std::string>& problems) {
     if (config.wal_soft_limit == 0) problems.emplace_back("wal_soft_limit is 0, must be >= 1 (bytes)");
@@ -143,6 +132,17 @@ void check_pragmas_and_limits(const pool_config& config, std::vector<std::string
 }
 
 } // namespace
+
+void check_sizes(const pool_config& config, std::vector<std::string>& problems) {
+    if (config.max_connections == 0) problems.emplace_back("max_connections is 0, must be >= 1");
+    if (config.max_connections > pool_config::max_pool_size)
+        problems.push_back("max_connections (" + std::to_string(config.max_connections) + ") exceeds " +
+                           std::to_string(pool_config::max_pool_size) + ", the largest pool sqlpool allows");
+    if (config.min_connections > config.max_connections && config.max_connections != 0)
+        problems.push_back("min_connections (" + std::to_string(config.min_connections) +
+                           ") exceeds max_connections (" + std::to_string(config.max_connections) + ")");
+}
+
 } // namespace sqlpool::detail
 
 namespace sqlpool {

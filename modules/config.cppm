@@ -207,4 +207,7 @@ inline constexpr std::array<duration_rule, 12> duration_rules{{
 
 inline constexpr unsigned max_file_mode = 0777;
 
+// The problems of min_connections and max_connections, for validate() and resize().
+void check_sizes(const pool_config& config, std::vector<std::string>& problems);
+
 } // namespace sqlpool::detail

@@ -1,5 +1,6 @@
 // pool_controls: what an operator does to a running pool — suspend() and resume() new acquires,
-// soft_evict() every connection, resize() it, close() it within a bound — as a mixin of the core.
+// soft_evict() every connection, resize() it, close() it within a bound — and its stats(), as a
+// mixin of the core.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:pool_controls;
@@ -7,6 +8,8 @@ import :errors;
 import :config;
 import :connection_info;
 import :events;
+import :stats;
+import :pool_slots;
 import :pool_waiters;
 
 namespace sqlpool::detail {
@@ -44,6 +47,28 @@ public:
 
     [[nodiscard]] bool suspended() const noexcept {
         return self().suspended_.load(std::memory_order_acquire);
+    }
+
+    [[nodiscard]] pool_stats stats() const {
+        typename Core::lock_type lock(self().mutex_);
+        return stats_locked();
+    }
+    // The same, for a caller that holds the pool's lock.
+    [[nodiscard]] pool_stats stats_locked() const {
+        const Core& core = self();
+        pool_stats s;
+        const slot_counts now = core.slots_.counts();
+        s.total = now.total;
+        s.idle = now.idle;
+        s.in_use = now.in_use;
+        s.waiting = core.waiters_.waiting();
+        s.min_connections = core.min_connections();
+        s.max_connections = core.slots_.limit();
+        s.suspended = core.suspended_.load(std::memory_order_relaxed) ? 1 : 0;
+        s.acquired = core.slots_.leases();
+        core.counts_.report(s);
+        core.report_source(s);
+        return s;
     }
 
     // Every connection open now retires: idle ones close at once, leased ones when they come back
@@ -116,14 +141,11 @@ private:
     static constexpr std::chrono::milliseconds interrupt_grace{100};
 
     static void check_sizes(std::size_t min, std::size_t max) {
+        pool_config sizes;
+        sizes.min_connections = min;
+        sizes.max_connections = max;
         std::vector<std::string> problems;
-        if (max == 0) problems.emplace_back("max_connections is 0, must be >= 1");
-        if (max > pool_config::max_pool_size)
-            problems.push_back("max_connections (" + std::to_string(max) + ") exceeds " +
-                               std::to_string(pool_config::max_pool_size));
-        if (min > max)
-            problems.push_back("min_connections (" + std::to_string(min) + ") exceeds max_connections (" +
-                               std::to_string(max) + ")");
+        detail::check_sizes(sizes, problems);
         if (!problems.empty()) throw config_error(std::move(problems));
     }
 

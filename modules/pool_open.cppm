@@ -53,9 +53,12 @@ private:
     // `config` was validated by the core.
     explicit pool_open(const pool_config& config) : source_(config) {}
 
+public:
+    // The source's figures (e.g. its checkpoints) into `stats`, for stats().
+    void report_source(pool_stats& stats) const noexcept { source_.report(stats); }
+
 protected:
     void release_source() noexcept { source_.close(); }
-    void report_source(pool_stats& stats) const noexcept { source_.report(stats); }
 
     // Opens a connection for slot `i`, which this thread reserved; frees the slot if it fails.
     slot_ptr open_reserved(std::size_t i) {

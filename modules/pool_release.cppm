@@ -48,15 +48,16 @@ protected:
         return verdict.reason;
     }
 
-    // Slot `i` goes idle, or under strict FIFO straight to the longest waiter.
-    [[gnu::always_inline]] void put_back(std::size_t i) noexcept {
+    // Slot `e` goes idle, or under strict FIFO straight to the longest waiter.
+    template <class Entry>
+    [[gnu::always_inline]] void put_back(Entry& e) noexcept {
         Core& core = self();
         if constexpr (Core::strict_fifo) {
-            if (core.waiters_.waiting() != 0 && hand_to_waiter(i)) return;
+            if (core.waiters_.waiting() != 0 && hand_to_waiter(e.index)) return;
         }
-        core.slots_.make_idle(i);
+        core.slots_.make_idle(e);
         if (core.waiters_.waiting() != 0 || core.closed_.load(std::memory_order_seq_cst)) [[unlikely]]
-            after_idle(i);
+            after_idle(e.index);
     }
 
     // Closes the connection in slot `i`, which this thread holds, and frees the slot.

@@ -50,10 +50,12 @@ struct return_verdict {
 };
 
 // The session's reset (see reset_verdict), then the policies' judgement of the connection. A
-// session that retires itself is not counted as reset.
+// session that retires itself is not counted as reset. Inlined by force into the return: its call
+// frame cost 18 instructions a return.
 template <class Slot, class Level, class Health, class Recycling, class Clock>
-return_verdict reset_on_return(Slot& s, Level default_level, Health& health, const Recycling& recycling,
-                               Clock& clock, const pool_config& config) {
+[[gnu::always_inline]] inline return_verdict reset_on_return(Slot& s, Level default_level, Health& health,
+                                                             const Recycling& recycling, Clock& clock,
+                                                             const pool_config& config) {
     const reset_verdict reset = s.conn.reset_for_reuse();
     if (reset == reset_verdict::retire) [[unlikely]] {
         if (const int code = s.conn.broken_code(); code != 0) s.info.last_error = code;

@@ -52,29 +52,31 @@ public:
     }
 
     // Claims an idle slot: under LIFO reuse the one this thread returned last, else the first idle
-    // one (so the last ones age out); under FIFO reuse the next one in turn. `none` when none is idle.
-    [[nodiscard]] std::size_t claim_idle() noexcept {
+    // one (so the last ones age out); under FIFO reuse the next one in turn. Null when none is idle.
+    [[nodiscard]] entry* claim_idle() noexcept {
         const std::size_t n = limit();
         if constexpr (Queue::reuse == reuse_order::lifo) {
             const thread_hint& hint = last_returned;
-            // The index is checked too: another pool's table may since live at the same address.
-            if (hint.table == this && hint.index < n && try_claim(hint.index)) return hint.index;
+            // The table's id is checked, not its address: another pool's table may since live there.
+            if (hint.table == id_ && hint.last->index < n && try_claim(*hint.last)) return hint.last;
             return claim_from(0, n);
         } else {
             const std::size_t start = cursor_.load(std::memory_order_relaxed);
-            const std::size_t got = claim_from(start < n ? start : 0, n);
-            if (got != none) cursor_.store(got + 1 == n ? 0 : got + 1, std::memory_order_relaxed);
+            entry* got = claim_from(start < n ? start : 0, n);
+            if (got != nullptr)
+                cursor_.store(got->index + 1 == n ? 0 : got->index + 1, std::memory_order_relaxed);
             return got;
         }
     }
-    [[nodiscard]] bool try_claim(std::size_t i) noexcept {
-        return move_state(i, slot_state::idle, slot_state::leased);
+    [[nodiscard]] bool try_claim(std::size_t i) noexcept { return try_claim(at(i)); }
+    [[nodiscard]] static bool try_claim(entry& e) noexcept {
+        return move_state(e, slot_state::idle, slot_state::leased);
     }
 
     // Reserves a vacant slot for a connection about to open; `none` when the pool is full.
     [[nodiscard]] std::size_t reserve() noexcept {
         for (std::size_t i = 0, n = limit(); i < n; ++i)
-            if (move_state(i, slot_state::vacant, slot_state::opening)) return i;
+            if (move_state(at(i), slot_state::vacant, slot_state::opening)) return i;
         return none;
     }
 
@@ -89,9 +91,10 @@ public:
         return *e.held;
     }
     // The holder makes its slot idle: anyone may claim it from now on.
-    void make_idle(std::size_t i) noexcept {
-        last_returned = {this, i};
-        at(i).state.store(slot_state::idle, std::memory_order_seq_cst);
+    void make_idle(std::size_t i) noexcept { make_idle(at(i)); }
+    void make_idle(entry& e) noexcept {
+        last_returned = {id_, &e};
+        e.state.store(slot_state::idle, std::memory_order_seq_cst);
     }
     // The holder empties its slot: the connection is returned (to be closed by the caller), and
     // the capacity is free.
@@ -99,11 +102,6 @@ public:
         slot_ptr s = std::move(at(i).held);
         at(i).state.store(slot_state::vacant, std::memory_order_seq_cst);
         return s;
-    }
-    // The holder of a slot counts a lease handed out from it.
-    void count_lease(std::size_t i) noexcept {
-        std::atomic<std::uint64_t>& leases = at(i).leases;
-        leases.store(leases.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
 
     // A snapshot, one slot at a time: exact when nothing moves meanwhile.
@@ -124,17 +122,6 @@ public:
             if (state == slot_state::idle || state == slot_state::vacant) return true;
         }
         return false;
-    }
-    // The holder of slot `i`'s new lease: this thread, at `where`, from `now`.
-    template <class TimePoint>
-    void record_holder(std::size_t i, std::source_location where, TimePoint now) noexcept {
-        entry& e = at(i);
-        e.holder.store(std::this_thread::get_id(), std::memory_order_relaxed);
-        e.where.store(where, std::memory_order_relaxed);
-        e.since.store(ticks(now), std::memory_order_relaxed);
-    }
-    void clear_holder(std::size_t i) noexcept {
-        at(i).holder.store(std::thread::id{}, std::memory_order_relaxed);
     }
     // Where this thread acquired a lease it still holds, if it holds one.
     [[nodiscard]] std::optional<std::source_location> held_here() const noexcept {
@@ -207,10 +194,10 @@ public:
     }
 
 private:
-    // The slot a thread returned last, per pool type: a hint only, checked against the table.
+    // The slot a thread returned last, per pool type: a hint only, valid while table `table` lives.
     struct thread_hint {
-        const pool_slots* table = nullptr;
-        std::size_t index = 0;
+        std::uint64_t table = 0; // no table's id
+        entry* last = nullptr;
     };
     static inline thread_local thread_hint last_returned{};
 
@@ -219,21 +206,23 @@ private:
         const std::size_t have = capacity_.load(std::memory_order_relaxed);
         if (size <= have) return;
         for (std::size_t c = (have + chunk_size - 1) >> chunk_bits; c < (size + chunk_size - 1) >> chunk_bits;
-             ++c)
+             ++c) {
             chunks_[c] = std::make_unique<entry[]>(chunk_size);
+            for (std::size_t k = 0; k < chunk_size; ++k) chunks_[c][k].index = (c << chunk_bits) + k;
+        }
         capacity_.store(size, std::memory_order_release);
     }
 
-    std::size_t claim_from(std::size_t start, std::size_t n) noexcept {
+    entry* claim_from(std::size_t start, std::size_t n) noexcept {
         for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1)
-            if (try_claim(i)) return i;
-        return none;
+            if (entry& e = at(i); try_claim(e)) return &e;
+        return nullptr;
     }
     // seq_cst: see waiter_queue::waiting(). The plain load first spares a locked instruction on a
     // slot that is not in the state wanted (and a seq_cst load costs no more than a relaxed one on
     // x86 and ARMv8).
-    bool move_state(std::size_t i, slot_state from, slot_state to) noexcept {
-        std::atomic<slot_state>& state = at(i).state;
+    static bool move_state(entry& e, slot_state from, slot_state to) noexcept {
+        std::atomic<slot_state>& state = e.state;
         return state.load(std::memory_order_seq_cst) == from &&
                state.compare_exchange_strong(from, to, std::memory_order_seq_cst);
     }
@@ -242,6 +231,8 @@ private:
     std::atomic<std::size_t> capacity_{0};               // slots allocated
     std::atomic<std::size_t> limit_{0};                  // slots in use (max_connections)
     std::atomic<std::size_t> cursor_{0};                 // FIFO reuse: where the next claim starts
+    std::uint64_t id_ = next_id.fetch_add(1, std::memory_order_relaxed); // unique in the process
+    static inline std::atomic<std::uint64_t> next_id{1};
 };
 
 } // namespace sqlpool::detail

@@ -37,6 +37,7 @@ std::int64_t ticks(TimePoint t) noexcept {
 template <class Slot>
 struct alignas(64) slot_entry {
     std::atomic<slot_state> state{slot_state::vacant};
+    std::size_t index = 0; // its place in the table, set when its chunk is made
     // Leases handed out from this slot; written only by the thread that holds the slot.
     std::atomic<std::uint64_t> leases{0};
     std::unique_ptr<Slot> held; // set while opening (once opened), idle or leased; touched only by the holder
@@ -48,6 +49,19 @@ struct alignas(64) slot_entry {
     std::atomic<std::int64_t> reported_since{-1}; // `since` of the last lease reported as long held
     published_info info;
     session_board board; // attached to each session opened into the slot
+
+    // The holder of the slot counts a lease handed out from it.
+    void count_lease() noexcept {
+        leases.store(leases.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    // The holder of its new lease: this thread, at `where`, from `now`.
+    template <class TimePoint>
+    void record_holder(std::source_location at, TimePoint now) noexcept {
+        holder.store(std::this_thread::get_id(), std::memory_order_relaxed);
+        where.store(at, std::memory_order_relaxed);
+        since.store(ticks(now), std::memory_order_relaxed);
+    }
+    void clear_holder() noexcept { holder.store(std::thread::id{}, std::memory_order_relaxed); }
 
     // The holder publishes its connection's metadata: all of it, or what a return changes.
     void publish(const connection_info& from) noexcept {
