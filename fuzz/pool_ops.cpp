@@ -110,6 +110,7 @@ struct control {
     std::map<std::uint64_t, int> marked; // the code the driver marked a connection broken with
     std::set<std::uint64_t> tainted;     // returned with session state the pool cannot restore
     std::set<std::uint64_t> evicted;     // open when soft_evict() ran
+    std::set<std::uint64_t> resized;     // in a slot beyond the limit of the last resize()
     bool suspended = false;
     std::uint64_t acquire_events = 0;
     std::uint64_t timeout_events = 0;
@@ -246,9 +247,11 @@ public:
         case retire_reason::evicted:
             FUZZ_CHECK(c.evicted.contains(info.id));
             break;
-        case retire_reason::resized: // this harness never resizes
+        case retire_reason::resized:
+            FUZZ_CHECK(c.resized.contains(info.id));
+            break;
         case retire_reason::none:
-            FUZZ_CHECK(reason != retire_reason::none && reason != retire_reason::resized);
+            FUZZ_CHECK(reason != retire_reason::none);
             break;
         }
         if (c.trace)
@@ -319,13 +322,14 @@ enum class op : unsigned {
     close,
     evict,
     suspend,
+    resize,
     count
 };
 
 constexpr std::array<const char*, static_cast<std::size_t>(op::count)> op_names{
-    "try_acquire",      "acquire",        "release",     "drop",   "move",        "statement",
-    "open_transaction", "leave_mid_step", "mark_broken", "sicken", "fail_checks", "fail_opens",
-    "advance",          "maintain",       "transaction", "close",  "evict",       "suspend"};
+    "try_acquire",    "acquire",     "release", "drop",        "move",       "statement", "open_transaction",
+    "leave_mid_step", "mark_broken", "sicken",  "fail_checks", "fail_opens", "advance",   "maintain",
+    "transaction",    "close",       "evict",   "suspend",     "resize"};
 
 constexpr std::array<int, 7> broken_codes{SQLITE_IOERR, SQLITE_CORRUPT,  SQLITE_NOTADB,     SQLITE_FULL,
                                           SQLITE_NOMEM, SQLITE_CANTOPEN, SQLITE_IOERR_WRITE};
@@ -553,6 +557,13 @@ private:
             trace_args("\n");
             do_suspend();
             break;
+        case op::resize: {
+            const auto max = in_.ConsumeIntegralInRange<std::size_t>(0, 8);
+            const auto min = in_.ConsumeIntegralInRange<std::size_t>(0, 8);
+            trace_args(" min=%zu max=%zu\n", min, max);
+            do_resize(min, max);
+            break;
+        }
         case op::count:
             break;
         }
@@ -573,8 +584,7 @@ private:
         if (c.lease) return;
         const auto before = pool_->stats();
         // While suspended, a single_thread pool refuses at once, as when it is exhausted.
-        const bool exhausted =
-            (before.idle == 0 && before.total >= before.max_connections) || ctl_->suspended;
+        const bool exhausted = full() || ctl_->suspended;
         const auto failed_before = ctl_->opens_failed;
         try {
             std::optional<sqlpool::lease> got;
@@ -644,6 +654,8 @@ private:
         const auto retired_before = ctl_->retire_events;
         const auto now = ctl_->clock.now();
         const std::uint64_t uses_after = info.use_count + 1;
+        // A connection in a slot beyond the limit retires as resized (see do_resize()).
+        if (pool_ && slot_of(info.id) >= pool_->stats().max_connections) ctl_->resized.insert(info.id);
 
         give_back();
         for (sqlite3_stmt* stmt : c.mid_step) sqlite3_finalize(stmt);
@@ -667,6 +679,8 @@ private:
             expected = retire_reason::shutdown;
         else if (ctl_->evicted.contains(info.id)) // whatever else the return found
             expected = retire_reason::evicted;
+        else if (ctl_->resized.contains(info.id)) // the same
+            expected = retire_reason::resized;
         else if (broken)
             expected = retire_reason::broken;
         else if (ctl_->unhealthy_verdicts != verdicts_before)
@@ -694,6 +708,79 @@ private:
         FUZZ_CHECK(ctl_->retire_events.at(reason_index(retire_reason::evicted)) - retired_before ==
                    closed_now);
         FUZZ_CHECK(ctl_->live.size() == ctl_->leased.size() || ctl_->closed);
+    }
+
+    // resize(min, max): invalid sizes are refused and change nothing; else idle connections in
+    // slots at or beyond the new max close at once, as resized, leased ones there when they come
+    // back (see returned()), and connections up to min open now (as maintenance opens them).
+    void do_resize(std::size_t min, std::size_t max) {
+        const auto before = pool_->stats();
+        const auto now = ctl_->clock.now();
+        const auto failed_before = ctl_->opens_failed;
+        const auto next_before = next_open_attempt_;
+        std::set<std::uint64_t> idle_beyond;
+        for (const auto& c : pool_->connections())
+            if (c.use == sqlpool::connection_use::idle && c.slot >= max) idle_beyond.insert(c.info.id);
+        // Inserted before the call, which reports them retiring; taken out again when it refuses.
+        const bool valid = max != 0 && min <= max && !ctl_->closed;
+        if (valid) ctl_->resized.insert(idle_beyond.begin(), idle_beyond.end());
+        std::size_t closed_now = 0;
+        try {
+            closed_now = pool_->resize(min, max);
+        } catch (const sqlpool::config_error&) {
+            FUZZ_CHECK(max == 0 || min > max);
+            FUZZ_CHECK(pool_->stats().max_connections == max_connections_);
+            return;
+        } catch (const sqlpool::pool_closed_error&) {
+            FUZZ_CHECK(ctl_->closed);
+            return;
+        }
+        FUZZ_CHECK(valid);
+        max_connections_ = max;
+        ctl_->min_connections = min;
+        const auto s = pool_->stats();
+        FUZZ_CHECK(s.max_connections == max && s.min_connections == min);
+        FUZZ_CHECK(closed_now == idle_beyond.size());
+        FUZZ_CHECK(s.closed.resized - before.closed.resized == closed_now);
+        for (const std::uint64_t id : idle_beyond) FUZZ_CHECK(!ctl_->live.contains(id));
+        const auto failed = s.open_failures - before.open_failures; // injected or busy
+        natural_open_failures_ += failed - (ctl_->opens_failed - failed_before);
+        track_backoff(now, s.created - before.created, failed);
+        if (failed == 0 && now >= next_before) FUZZ_CHECK(s.total >= min);
+    }
+
+    // The pool backs off after a failed open (maintenance's and resize()'s): 100 ms, doubling up
+    // to 30 s; a success resets it.
+    void track_backoff(std::chrono::steady_clock::time_point now, std::uint64_t opened,
+                       std::uint64_t failed) {
+        if (failed != 0) {
+            backoff_ = std::min<std::chrono::milliseconds>(
+                std::max<std::chrono::milliseconds>(backoff_ * 2, 100ms), 30'000ms);
+            next_open_attempt_ = now + backoff_;
+        } else if (opened != 0) {
+            backoff_ = 0ms;
+        }
+    }
+
+    // The slot connection `id` is in (connections() shows it); none when it is not open.
+    std::size_t slot_of(std::uint64_t id) const {
+        for (const auto& c : pool_->connections())
+            if (c.info.id == id) return c.slot;
+        return static_cast<std::size_t>(-1);
+    }
+
+    // No idle connection and no free slot within the limit: leased connections left beyond the
+    // limit by a shrinking resize() do not count.
+    bool full() const {
+        const std::size_t max = pool_->stats().max_connections;
+        std::size_t within = 0;
+        std::size_t idle = 0;
+        for (const auto& c : pool_->connections()) {
+            if (c.slot >= max) continue;
+            ++within;
+            idle += c.use == sqlpool::connection_use::idle ? 1 : 0;
+        }
+        return idle == 0 && within >= max;
     }
 
     // suspend() / resume(), in turn: a suspended pool hands out nothing.
@@ -824,13 +911,7 @@ private:
             return;
         }
         if (now < next_before) FUZZ_CHECK(opened + failed == 0); // backing off after a failed open
-        if (failed != 0) {
-            backoff_ = std::min<std::chrono::milliseconds>(
-                std::max<std::chrono::milliseconds>(backoff_ * 2, 100ms), 30'000ms);
-            next_open_attempt_ = now + backoff_;
-        } else if (opened != 0) {
-            backoff_ = 0ms;
-        }
+        track_backoff(now, opened, failed);
         if (failed == 0 && now >= next_before) FUZZ_CHECK(s.total >= ctl_->min_connections);
         // Every idle connection left is young enough, recently checked, and under max_uses; one
         // past idle_timeout stays only to keep min_connections.
@@ -932,7 +1013,14 @@ private:
         }
         FUZZ_CHECK(c.leased.size() == held);
         FUZZ_CHECK(s.max_connections == max_connections_);
-        FUZZ_CHECK(s.total <= s.max_connections);
+        // Beyond the limit only connections leased when a resize() shrank the pool.
+        std::size_t beyond = 0;
+        for (const auto& conn : pool_->connections()) {
+            if (conn.slot < s.max_connections) continue;
+            ++beyond;
+            FUZZ_CHECK(conn.use == sqlpool::connection_use::leased);
+        }
+        FUZZ_CHECK(s.total <= s.max_connections + beyond);
         FUZZ_CHECK(s.in_use == held);
         FUZZ_CHECK(s.idle + s.in_use == s.total);
         FUZZ_CHECK(s.waiting == 0);
@@ -952,6 +1040,7 @@ private:
         FUZZ_CHECK(s.closed.evicted == c.retire_events.at(reason_index(retire_reason::evicted)));
         FUZZ_CHECK(s.closed.broken == c.retire_events.at(reason_index(retire_reason::broken)));
         FUZZ_CHECK(s.closed.shutdown == c.retire_events.at(reason_index(retire_reason::shutdown)));
+        FUZZ_CHECK(s.closed.resized == c.retire_events.at(reason_index(retire_reason::resized)));
         FUZZ_CHECK(s.resets == resets_);
         FUZZ_CHECK(s.listener_errors == c.throws);
         FUZZ_CHECK(s.transactions.committed == committed_);

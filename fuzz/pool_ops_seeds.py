@@ -10,7 +10,7 @@ import pathlib
 
 OPS = ["try_acquire", "acquire", "release", "drop", "move", "statement", "open_transaction",
        "leave_mid_step", "mark_broken", "sicken", "fail_checks", "fail_opens", "advance",
-       "maintain", "transaction", "close", "evict", "suspend"]
+       "maintain", "transaction", "close", "evict", "suspend", "resize"]
 
 
 def config(min_c=1, max_c=4, max_uses=0, max_age=120, idle=60, check=30, cache=4,
@@ -89,6 +89,15 @@ SEEDS = {
     + op("transaction", 1, 0, 1) + op("release", 2) + op("suspend") + op("try_acquire", 3)
     + op("evict") + op("release", 3) + op("maintain") + op("suspend") + op("close") + op("evict")
     + op("suspend"),
+    # resize(min, max) (decided max first): shrinking to 1 with three leases out closes the idle
+    # one now and two of the leased ones on return; invalid sizes refused; growing to min 3 opens
+    # connections at once; a failed open during resize backs off; resize after close is refused.
+    "resize_under_leases": config(min_c=2, max_c=4) + op("try_acquire", 0) + op("try_acquire", 1)
+    + op("try_acquire", 2) + op("release", 1) + op("try_acquire", 1) + op("resize", 1, 0)
+    + op("release", 2) + op("mark_broken", 1, 0) + op("release", 1) + op("try_acquire", 3)
+    + op("resize", 0, 0) + op("resize", 2, 3) + op("release", 0) + op("resize", 6, 3)
+    + op("fail_opens", 1) + op("resize", 8, 5) + op("maintain") + op("advance", 1, 1)
+    + op("resize", 8, 6) + op("release", 3) + op("close") + op("resize", 2, 1),
 }
 
 if __name__ == "__main__":
