@@ -16,7 +16,7 @@ public:
 
     // Reads key=value; `source` ("" for a text, "NAME: " for a variable) starts what is said of it.
     void read(std::string_view key, std::string_view value, const std::string& source) {
-        const auto alias = std::ranges::find(config_aliases, key, &config_alias::old_key);
+        const auto* const alias = std::ranges::find(config_aliases, key, &config_alias::old_key);
         if (alias != config_aliases.end()) {
             notes_.push_back(source + "'" + std::string(key) + "' is deprecated, an old name of '" +
                              std::string(alias->key) + "' (" + std::string(alias->origin) + ")");
