@@ -105,7 +105,7 @@ config_field count_field(std::string_view key, T pool_config::* member) {
 
 // A duration field; its name comes from duration_rules, where validate() finds it too.
 config_field duration_field(std::chrono::milliseconds pool_config::* member) {
-    const auto rule = std::ranges::find(duration_rules, member, &duration_rule::member);
+    const auto* const rule = std::ranges::find(duration_rules, member, &duration_rule::member);
     const std::string_view key = rule != duration_rules.end() ? rule->name : "?";
     return {
         key,
