@@ -15,6 +15,25 @@ using namespace std::chrono_literals; // for the defaults below; not exported
 
 export namespace sqlpool {
 
+// What parse_with_notes() and from_env_with_notes() make of a key they do not know. strict: a
+// config_error (a typo must not pass silently), what parse() and from_env() do. lenient: a note,
+// and the key is ignored (a configuration or environment shared with other programs).
+enum class config_mode { strict, lenient };
+
+struct parsed_config;
+
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
+inline constexpr enum_names<config_mode, 2> config_mode_names{
+    {{config_mode::strict, "strict"}, {config_mode::lenient, "lenient"}}};
+static_assert(in_enum_order(config_mode_names));
+
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
+
 // validate() accepts only values the pool honours as written:
 //  - every duration at most max_duration (100 years), so that each deadline the pool computes
 //    (now + duration, in steady_clock's nanoseconds) stays representable; busy_timeout at most
@@ -133,17 +152,31 @@ struct pool_config {
     [[nodiscard]] std::vector<std::string> validate() const;
 
     // A configuration from text: whitespace-separated key=value pairs naming pool_config's fields,
-    // e.g. "database=app.db max_connections=8 connection_max_age=30m"; durations take a unit (ms,
-    // s, m, h); a value with spaces goes in double quotes; `pragma.NAME=VALUE` adds a pragma.
-    // Unknown keys, bad numbers and bad units are reported together, with the valid keys, as one
-    // config_error; then validate() runs on the result. on_connect cannot be set from text.
+    // e.g. "database=app.db max_connections=8 connection_max_age=30m"; a duration is a number with
+    // a unit (ms, s, m, h) or without one, in seconds (the original Python service's convention),
+    // and may have a fraction of whole milliseconds ("1.5" is 1500ms); a value with spaces goes in
+    // double quotes; `pragma.NAME=VALUE` adds a pragma. An old key name (`path`) reads as the
+    // current one. Unknown keys, bad numbers and bad units are reported together, with the valid
+    // keys, as one config_error; then validate() runs on the result. on_connect cannot be set from
+    // text.
     [[nodiscard]] static pool_config parse(std::string_view text);
     [[nodiscard]] static pool_config parse(std::string_view text, pool_config base);
 
     // A configuration from environment variables PREFIX + the field name in upper case
-    // (SQLPOOL_MAX_CONNECTIONS=8, SQLPOOL_PRAGMA_CACHE_SIZE=-2000), over `base`.
+    // (SQLPOOL_MAX_CONNECTIONS=8, SQLPOOL_PRAGMA_CACHE_SIZE=-2000), over `base`. Any other
+    // variable with the prefix is an unknown key.
     [[nodiscard]] static pool_config from_env(std::string_view prefix = "SQLPOOL_");
     [[nodiscard]] static pool_config from_env(std::string_view prefix, pool_config base);
+
+    // parse() and from_env() in a config_mode (parse() and from_env() are strict), with a note for
+    // each old key name read (deprecated: write the current one) and, when lenient, each unknown
+    // key ignored.
+    [[nodiscard]] static parsed_config parse_with_notes(std::string_view text, config_mode mode);
+    [[nodiscard]] static parsed_config parse_with_notes(std::string_view text, config_mode mode,
+                                                        pool_config base);
+    [[nodiscard]] static parsed_config from_env_with_notes(std::string_view prefix, config_mode mode);
+    [[nodiscard]] static parsed_config from_env_with_notes(std::string_view prefix, config_mode mode,
+                                                           pool_config base);
 
     // Every field that parse() knows, as key=value text (quoted where needed); parse(to_string())
     // gives back an equal configuration, on_connect aside.
@@ -177,6 +210,17 @@ struct pool_config {
                             .authorizer = authorizer};
     }
 };
+
+// What pool_config::parse_with_notes() and from_env_with_notes() read: the configuration,
+// validated, and the notes, each a sentence naming its key (or variable).
+struct parsed_config {
+    pool_config config;
+    std::vector<std::string> notes;
+};
+
+[[nodiscard]] constexpr const char* to_string(config_mode mode) noexcept {
+    return detail::name_of(detail::config_mode_names, mode);
+}
 
 } // namespace sqlpool
 

@@ -1,5 +1,5 @@
-// pool_config as text: the field table, parse(), from_env() and to_string(), behind the
-// declarations of config_text.cppm and config.cppm.
+// pool_config as text: the field table, how one key is read and to_string(), behind the
+// declarations of config_text.cppm and config.cppm (config_read.cpp reads whole texts).
 module;
 #include "detail/gmf.hpp"
 module sqlpool;
@@ -14,31 +14,66 @@ std::optional<std::uint64_t> to_count(std::string_view text) {
     return value;
 }
 
+// Milliseconds per unit. A number without a unit is seconds: the original Python service's
+// convention. std::nullopt: not a unit.
+std::optional<std::int64_t> unit_scale(std::string_view unit) {
+    if (unit == "ms") return 1;
+    if (unit.empty() || unit == "s") return 1000;
+    if (unit == "m" || unit == "min") return 60'000;
+    if (unit == "h") return 3'600'000;
+    return std::nullopt;
+}
+
+constexpr std::string_view not_a_duration = "is not a duration (seconds, or a number and ms, s, m or h)";
+
+// `number` (digits, and after a '.' a fraction: "90", "1.5") times `scale` milliseconds, into
+// `ms`; or what is wrong with it.
+
+std::optional<std::string> scale_decimal(std::string_view number, std::int64_t scale, std::int64_t& ms) {
+    constexpr auto max = std::numeric_limits<std::int64_t>::max();
+    const auto dot = number.find('.');
+    const auto whole = number.substr(0, dot);
+    auto fraction = dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
+    if (whole.empty() || (dot != std::string_view::npos && fraction.empty()) ||
+        fraction.find('.') != std::string_view::npos)
+        return std::string(not_a_duration);
+    std::int64_t whole_value = 0;
+    if (std::from_chars(whole.data(), whole.data() + whole.size(), whole_value).ec != std::errc{} ||
+        whole_value > max / scale)
+        return "is out of range";
+    while (fraction.ends_with('0')) fraction.remove_suffix(1);
+    // fraction / 10^digits units are whole milliseconds only when 10^digits divides fraction *
+    // scale, which no fraction of more than 7 digits does (scale divides 2^7 * 3^2 * 5^5).
+    constexpr std::string_view finer = "is finer than a millisecond, the precision of durations";
+    if (fraction.size() > 7) return std::string(finer);
+    std::int64_t fraction_value = 0;
+    std::int64_t power = 1;
+    for (const char digit : fraction) {
+        fraction_value = fraction_value * 10 + (digit - '0');
+        power *= 10;
+    }
+    if (fraction_value * scale % power != 0) return std::string(finer);
+    if (whole_value * scale > max - fraction_value * scale / power) return "is out of range";
+    ms = whole_value * scale + fraction_value * scale / power;
+    return std::nullopt;
+}
+
+// "90s", "250ms", "1.5" (seconds), "-2m" (which validate() refuses, naming the field).
 std::optional<std::string> read_duration(std::chrono::milliseconds& into, std::string_view key,
                                          std::string_view text) {
-    std::int64_t number = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc{} || end == text.data())
-        return std::string(key) + ": '" + std::string(text) +
-               "' is not a duration (a number and ms, s, m or h)";
-    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    std::int64_t scale = 0;
-    if (unit == "ms")
-        scale = 1;
-    else if (unit == "s")
-        scale = 1000;
-    else if (unit == "m" || unit == "min")
-        scale = 60'000;
-    else if (unit == "h")
-        scale = 3'600'000;
-    else if (unit.empty())
-        return std::string(key) + ": '" + std::string(text) + "' needs a unit (ms, s, m or h)";
-    else
-        return std::string(key) + ": unknown unit '" + std::string(unit) + "' (use ms, s, m or h)";
-    if (number > std::numeric_limits<std::int64_t>::max() / scale ||
-        number < std::numeric_limits<std::int64_t>::min() / scale)
-        return std::string(key) + ": '" + std::string(text) + "' is out of range";
-    into = std::chrono::milliseconds(number * scale);
+    const bool negative = text.starts_with('-');
+    const auto magnitude = text.substr(negative ? 1 : 0);
+    const auto unit_at = std::min(magnitude.find_first_not_of("0123456789."), magnitude.size());
+    const auto unit = magnitude.substr(unit_at);
+    const auto scale = unit_scale(unit);
+    const auto told = [&](std::string_view what) {
+        return std::string(key) + ": '" + std::string(text) + "' " + std::string(what);
+    };
+    if (unit_at == 0) return told(not_a_duration);
+    if (!scale) return std::string(key) + ": unknown unit '" + std::string(unit) + "' (use ms, s, m or h)";
+    std::int64_t ms = 0;
+    if (auto problem = scale_decimal(magnitude.substr(0, unit_at), *scale, ms)) return told(*problem);
+    into = std::chrono::milliseconds(negative ? -ms : ms);
     return std::nullopt;
 }
 
@@ -70,7 +105,7 @@ config_field count_field(std::string_view key, T pool_config::* member) {
 
 // A duration field; its name comes from duration_rules, where validate() finds it too.
 config_field duration_field(std::chrono::milliseconds pool_config::* member) {
-    const auto rule = std::ranges::find(duration_rules, member, &duration_rule::member);
+    const auto* const rule = std::ranges::find(duration_rules, member, &duration_rule::member);
     const std::string_view key = rule != duration_rules.end() ? rule->name : "?";
     return {
         key,
@@ -186,8 +221,6 @@ const std::vector<config_field>& config_fields() {
     return fields;
 }
 
-namespace {
-
 std::string valid_keys() {
     std::string keys;
     for (const auto& field : config_fields())
@@ -195,7 +228,11 @@ std::string valid_keys() {
     return keys + ", pragma.NAME, limit.NAME";
 }
 
-// Sets one key; returns the problem, if any.
+bool known_key(std::string_view key) {
+    return key.starts_with("pragma.") || key.starts_with("limit.") ||
+           std::ranges::find(config_fields(), key, &config_field::key) != config_fields().end();
+}
+
 std::optional<std::string> set_field(pool_config& config, std::string_view key, std::string_view value) {
     if (key.starts_with("pragma.")) {
         const auto name = key.substr(7);
@@ -218,86 +255,9 @@ std::optional<std::string> set_field(pool_config& config, std::string_view key, 
     return "unknown key '" + std::string(key) + "'";
 }
 
-void finish(pool_config& config, std::vector<std::string> problems) {
-    if (std::ranges::any_of(problems, [](const std::string& p) { return p.starts_with("unknown key"); }))
-        problems.push_back("valid keys: " + valid_keys());
-    if (!problems.empty()) throw config_error(std::move(problems));
-    config.check();
-}
-
-} // namespace
 } // namespace sqlpool::detail
 
 namespace sqlpool {
-
-pool_config pool_config::parse(std::string_view text) {
-    return parse(text, pool_config{});
-}
-pool_config pool_config::from_env(std::string_view prefix) {
-    return from_env(prefix, pool_config{});
-}
-
-pool_config pool_config::parse(std::string_view text, pool_config base) {
-    std::vector<std::string> problems;
-    std::size_t at = 0;
-    const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-    while (true) {
-        while (at < text.size() && is_space(text[at])) ++at;
-        if (at >= text.size()) break;
-        const std::size_t key_start = at;
-        while (at < text.size() && text[at] != '=' && !is_space(text[at])) ++at;
-        const std::string_view key = text.substr(key_start, at - key_start);
-        if (at >= text.size() || text[at] != '=') {
-            problems.push_back("'" + std::string(key) + "' has no value (write key=value)");
-            continue;
-        }
-        ++at; // '='
-        std::string value;
-        if (at < text.size() && text[at] == '"') {
-            const auto close = text.find('"', at + 1);
-            if (close == std::string_view::npos) {
-                problems.push_back(std::string(key) + ": the quoted value has no closing '\"'");
-                break;
-            }
-            value = std::string(text.substr(at + 1, close - at - 1));
-            at = close + 1;
-        } else {
-            const std::size_t value_start = at;
-            while (at < text.size() && !is_space(text[at])) ++at;
-            value = std::string(text.substr(value_start, at - value_start));
-        }
-        if (auto problem = detail::set_field(base, key, value)) problems.push_back(std::move(*problem));
-    }
-    detail::finish(base, std::move(problems));
-    return base;
-}
-
-pool_config pool_config::from_env(std::string_view prefix, pool_config base) {
-    if (prefix.find('=') != std::string_view::npos)
-        throw config_error({"from_env: the prefix '" + std::string(prefix) +
-                            "' contains '=', which no environment variable name can"});
-    std::vector<std::string> problems;
-    const std::string pragma_prefix = std::string(prefix) + "PRAGMA_";
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-        const std::string_view variable(*entry);
-        const auto eq = variable.find('=');
-        if (eq == std::string_view::npos || !variable.substr(0, eq).starts_with(prefix)) continue;
-        std::string name(variable.substr(0, eq));
-        const std::string_view value = variable.substr(eq + 1);
-        std::string key;
-        if (name.starts_with(pragma_prefix))
-            key = "pragma." + name.substr(pragma_prefix.size());
-        else
-            key = name.substr(prefix.size());
-        std::ranges::transform(key, key.begin(), [](char c) {
-            return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        });
-        if (auto problem = detail::set_field(base, key, value))
-            problems.push_back(name + ": " + std::move(*problem));
-    }
-    detail::finish(base, std::move(problems));
-    return base;
-}
 
 std::string pool_config::to_string() const {
     std::string text;
