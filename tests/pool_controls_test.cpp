@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
@@ -425,6 +426,33 @@ BOOST_AUTO_TEST_CASE(close_reports_a_lease_still_out_with_its_holder) {
                std::string::npos);
     BOOST_TEST(sqlpool::describe(straggler).find("leased") != std::string::npos);
     BOOST_TEST(pool.close(0ms).complete);
+}
+
+// A WAL database whose last user was the pool leaves no -wal or -shm file behind once close()
+// returns complete: the last connection to close checkpoints and deletes them
+// (https://sqlite.org/wal.html#the_wal_file), readers first, then the writer and the checkpointer.
+BOOST_AUTO_TEST_CASE(a_wal_database_leaves_no_wal_or_shm_file_behind) {
+    sqlpool::read_write_pool pool(small_config(path, 1, 4));
+    pool.write([](sqlpool::connection& c) { c.exec("CREATE TABLE t(x INTEGER)"); });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&pool, t] {
+            for (int i = 0; i < 50; ++i) {
+                if (t % 2 == 0)
+                    pool.write([i](sqlpool::connection& c) { c.exec("INSERT INTO t VALUES (?)", i); });
+                else
+                    (void)pool.read([](sqlpool::connection& c) {
+                        return c.query_value<std::int64_t>("SELECT count(*) FROM t");
+                    });
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    BOOST_TEST_REQUIRE(std::filesystem::exists(path + "-wal"));
+    BOOST_TEST(pool.close(5s).complete);
+    BOOST_TEST(!std::filesystem::exists(path + "-wal"));
+    BOOST_TEST(!std::filesystem::exists(path + "-shm"));
+    sqlpool::connection check(sqlpool::open_options{.path = path});
+    BOOST_TEST(check.query_value<std::int64_t>("SELECT count(*) FROM t") == 100);
 }
 
 BOOST_AUTO_TEST_CASE(a_read_write_pool_reports_both_sides) {
