@@ -39,7 +39,8 @@ public:
     }
 
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_.load(std::memory_order_acquire); }
-    [[nodiscard]] std::size_t limit() const noexcept { return limit_.load(std::memory_order_relaxed); }
+    // Acquire: a thread that sees a limit raised by set_limit() then reads the chunks grow() made.
+    [[nodiscard]] std::size_t limit() const noexcept { return limit_.load(std::memory_order_acquire); }
     [[nodiscard]] entry& at(std::size_t i) noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
     [[nodiscard]] const entry& at(std::size_t i) const noexcept {
         return chunks_[i >> chunk_bits][i & (chunk_size - 1)];
