@@ -188,6 +188,8 @@ public:
     std::size_t resize(std::size_t min, std::size_t max) { return live_core()->resize(min, max); }
     // Every connection, idle or leased: metadata, holder, the statements running for a while.
     [[nodiscard]] std::vector<connection_snapshot> connections() const { return core_->connections(); }
+    // The leases out now, longest held first: who holds each, since when, acquired where.
+    [[nodiscard]] std::vector<lease_holder> holders() const { return core_->holders(); }
 
     // Stops maintenance, refuses new acquires, and closes every connection, waiting up to
     // close_timeout (or `timeout`) for leases; then interrupts what those still out run, and

@@ -140,6 +140,7 @@ public:
 
     // Every connection, idle or leased, with its metadata, holder and running statement.
     [[nodiscard]] std::vector<connection_snapshot> connections() { return slots_.snapshot(clock_.now()); }
+    [[nodiscard]] std::vector<lease_holder> holders() { return slots_.holders(clock_.now()); }
 
     const pool_config& config() const noexcept { return config_; }
     detail::listener_sink listener_sink() noexcept {

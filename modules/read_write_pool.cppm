@@ -183,6 +183,13 @@ public:
         std::ranges::move(writer_.connections(), std::back_inserter(all));
         return all;
     }
+    // Both pools' leases out now, longest held first.
+    [[nodiscard]] std::vector<lease_holder> holders() const {
+        std::vector<lease_holder> all = readers_.holders();
+        std::ranges::move(writer_.holders(), std::back_inserter(all));
+        std::ranges::sort(all, std::ranges::greater{}, &lease_holder::held_for);
+        return all;
+    }
     [[nodiscard]] bool closed() const { return readers_.closed(); }
 
     // The configuration as given (each side runs with its own derived one).

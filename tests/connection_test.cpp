@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -18,6 +19,11 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/generate_n.hpp>
+#include <range/v3/view/iota.hpp>
+#include <range/v3/view/transform.hpp>
 
 #include "support/sqlite_helpers.hpp"
 
@@ -421,6 +427,78 @@ BOOST_AUTO_TEST_CASE(an_uncached_statement_may_outlive_its_connection) {
     }
     BOOST_TEST(survivor->step()); // sqlite3_close_v2 kept the handle for it
     survivor.reset();             // finalizes, and the connection's count goes with it
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------------
+// exec_many(): one statement over a range of rows, all or none.
+namespace {
+struct people : file_db {
+    people() { conn.exec("CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"); }
+    std::int64_t rows() { return conn.query_value<std::int64_t>("SELECT count(*) FROM p"); }
+};
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(exec_many, people)
+
+BOOST_AUTO_TEST_CASE(runs_once_per_row_of_any_tuple_like_type) {
+    const std::vector<std::tuple<int, std::string>> tuples{{1, "ada"}, {2, "bob"}};
+    BOOST_TEST(conn.exec_many("INSERT INTO p VALUES(?, ?)", tuples) == 2);
+    const std::vector<std::pair<std::int64_t, const char*>> pairs{{3, "cy"}};
+    BOOST_TEST(conn.exec_many("INSERT INTO p VALUES(?, ?)", pairs) == 1);
+    const std::array<std::array<std::string, 1>, 2> arrays{{{"ada"}, {"cy"}}};
+    BOOST_TEST(conn.exec_many("UPDATE p SET name = upper(name) WHERE name = ?", arrays) == 2);
+    BOOST_TEST(conn.query_value<std::string>(
+                   "SELECT group_concat(name, ',') FROM (SELECT name FROM p ORDER BY id)") == "ADA,bob,CY");
+    BOOST_TEST(!conn.in_transaction());
+    BOOST_TEST(conn.busy_statement_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(takes_range_v3_and_std_views_and_single_pass_ranges) {
+    auto generated =
+        ranges::views::iota(0, 100) | ranges::views::filter([](int i) { return i % 2 == 0; }) |
+        ranges::views::transform([](int i) { return std::tuple{i, "even " + std::to_string(i)}; });
+    BOOST_TEST(conn.exec_many("INSERT INTO p VALUES(?, ?)", generated) == 50);
+    auto odd = std::views::iota(0, 10) | std::views::transform([](int i) { return std::tuple{2 * i + 1}; });
+    BOOST_TEST(conn.exec_many("INSERT INTO p(id, name) VALUES(?, 'odd ' || ?1)", odd) == 10);
+    int next = 1000;
+    auto once = ranges::views::generate_n([&next] { return std::tuple{next++, "g"}; }, 1); // input only
+    BOOST_TEST(conn.exec_many("INSERT INTO p VALUES(?, ?)", once) == 1);
+    BOOST_TEST(rows() == 61);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_row_leaves_none_of_them) {
+    const std::vector<std::tuple<int, std::string>> rows_in{{1, "ada"}, {2, "bob"}, {3, "ada"}, {4, "dan"}};
+    const auto e =
+        thrown<sqlpool::sqlite_error>([&] { (void)conn.exec_many("INSERT INTO p VALUES(?, ?)", rows_in); });
+    BOOST_REQUIRE(e.has_value());
+    BOOST_TEST(contains(e->what(), "UNIQUE"), e->what());
+    BOOST_TEST(rows() == 0);
+    BOOST_TEST(!conn.in_transaction());
+    BOOST_TEST(conn.exec_many("INSERT INTO p VALUES(?, ?)",
+                              std::vector<std::tuple<int, std::string>>{{9, "ok"}}) == 1); // usable after
+}
+
+BOOST_AUTO_TEST_CASE(inside_a_transaction_a_failure_undoes_only_its_own_rows) {
+    auto tx = conn.begin();
+    conn.exec("INSERT INTO p VALUES(1, 'before')");
+    const std::vector<std::tuple<int, std::optional<std::string>>> bad{{2, "x"}, {3, std::nullopt}};
+    BOOST_CHECK_THROW((void)conn.exec_many("INSERT INTO p VALUES(?, ?)", bad), sqlpool::sqlite_error);
+    BOOST_TEST(conn.in_transaction());
+    tx.commit();
+    BOOST_TEST(rows() == 1);
+    BOOST_TEST(conn.query_value<std::string>("SELECT name FROM p") == "before");
+}
+
+BOOST_AUTO_TEST_CASE(a_row_of_the_wrong_width_is_a_misuse_and_changes_nothing) {
+    const std::vector<std::tuple<int>> narrow{{1}};
+    BOOST_TEST(contains(misuse_message([&] { (void)conn.exec_many("INSERT INTO p VALUES(?, ?)", narrow); }),
+                        "takes 2 parameter(s) but 1 were given"));
+    BOOST_TEST(rows() == 0);
+    BOOST_TEST(!conn.in_transaction());
+    BOOST_TEST(conn.exec_many("INSERT INTO p VALUES(?, ?)", std::vector<std::tuple<int, std::string>>{}) ==
+               0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,11 +14,21 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
+
+#include <range/v3/action/remove_if.hpp>
+#include <range/v3/algorithm/is_sorted.hpp>
+#include <range/v3/algorithm/sort.hpp>
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/transform.hpp>
 
 #include "support/pool_helpers.hpp"
 
@@ -80,6 +90,45 @@ BOOST_AUTO_TEST_CASE(invalid_config_throws_config_error_listing_all) {
         BOOST_TEST(what.find("acquire_timeout must be positive") != std::string::npos);
     }
     BOOST_TEST(!std::filesystem::exists(path)); // nothing was opened
+}
+
+// connections() and holders() are snapshots that range-v3 views filter, project and sort.
+BOOST_AUTO_TEST_CASE(snapshots_compose_with_range_v3_views) {
+    sqlpool::pool pool{small_config(path, 3, 4)};
+    const auto first_line = std::source_location::current().line() + 1;
+    auto first = pool.acquire();
+    std::jthread([&] {
+        const auto other_line = std::source_location::current().line() + 1;
+        auto second = pool.acquire();
+        // A snapshot is a std::vector: range-v3 refuses a view over a temporary one (it would
+        // dangle), so views take it by name; actions take the temporary itself.
+        const auto snapshot = pool.connections();
+        auto leased_lines = snapshot | ranges::views::filter([](const sqlpool::connection_snapshot& c) {
+                                return c.holder.has_value();
+                            }) |
+                            ranges::views::transform([](const sqlpool::connection_snapshot& c) {
+                                return c.holder->where.line();
+                            }) |
+                            ranges::to<std::vector>();
+        ranges::sort(leased_lines);
+        BOOST_TEST((leased_lines == std::vector<std::uint_least32_t>{first_line, other_line}));
+        const auto holders = pool.holders();
+        BOOST_TEST(holders.size() == 2u);
+        BOOST_TEST(ranges::is_sorted(holders, std::greater{}, &sqlpool::lease_holder::held_for));
+        const auto mine = holders | ranges::views::filter([](const sqlpool::lease_holder& h) {
+                              return h.thread == std::this_thread::get_id();
+                          }) |
+                          ranges::to<std::vector>();
+        BOOST_TEST(mine.size() == 1u);
+        BOOST_TEST(mine.at(0).where.line() == other_line);
+    }).join();
+    const auto idle =
+        pool.connections() | ranges::actions::remove_if([](const sqlpool::connection_snapshot& c) {
+            return c.use != sqlpool::connection_use::idle;
+        });
+    BOOST_TEST(idle.size() == pool.stats().total - 1); // one is leased
+    first.release();
+    BOOST_TEST(pool.holders().empty());
 }
 
 BOOST_AUTO_TEST_CASE(lease_accessors_and_moves) {

@@ -181,6 +181,25 @@ const char* connection::filename() const {
     return name != nullptr ? name : "";
 }
 
+// exec_many()'s savepoint (https://sqlite.org/lang_savepoint.html): outside a transaction it
+// begins one, inside it nests.
+void connection::begin_many() {
+    exec("SAVEPOINT sqlpool_exec_many");
+}
+
+// Releases the savepoint, or (not `done`) rolls back to it first. When the error that stopped the
+// rows already rolled the whole transaction back (SQLITE_FULL, say), the savepoint is gone: nothing
+// is left to undo.
+void connection::end_many(bool done) {
+    if (done) {
+        exec("RELEASE sqlpool_exec_many");
+        return;
+    }
+    if (in_transaction())
+        (void)sqlite3_exec(core().db(), "ROLLBACK TO sqlpool_exec_many; RELEASE sqlpool_exec_many", nullptr,
+                           nullptr, nullptr);
+}
+
 bool connection::read_only() const {
     return sqlite3_db_readonly(core().db(), "main") == 1;
 }

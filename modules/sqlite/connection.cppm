@@ -76,6 +76,14 @@ public:
         }
     }
 
+    // Runs one statement once per row of `rows` (any input range: a container, a std::ranges or a
+    // range-v3 view) whose elements bind to its parameters in order. All rows or none: they run
+    // inside a savepoint, rolled back when one fails (the error propagates). Returns the number of
+    // rows the statement changed in all.
+    template <::ranges::input_range Rows>
+        requires bindable_row<::ranges::range_reference_t<Rows>>
+    std::int64_t exec_many(std::string_view sql, Rows&& rows);
+
     // A prepared statement for one SQL statement, from this connection's statement cache.
     [[nodiscard]] statement prepare(std::string_view sql);
 
@@ -215,6 +223,8 @@ private:
         return *core_;
     }
     void run_script(std::string_view sql);
+    void begin_many();
+    void end_many(bool done);
     reset_verdict reset_touched();
     void create_with_mode() const;
     void apply_defaults();
@@ -236,6 +246,29 @@ template <column_type... Ts, bindable... Args>
 std::optional<std::tuple<Ts...>> connection::query_one(std::string_view sql, const Args&... args) {
     for (auto& row : query<Ts...>(sql, args...)) return row;
     return std::nullopt;
+}
+
+template <::ranges::input_range Rows>
+    requires bindable_row<::ranges::range_reference_t<Rows>>
+std::int64_t connection::exec_many(std::string_view sql, Rows&& rows) {
+    statement stmt = prepare(sql);
+    begin_many();
+    std::int64_t changed = 0;
+    try {
+        for (auto&& row : rows) {
+            std::apply([&stmt](const auto&... values) { stmt.bind_all(values...); }, row);
+            while (stmt.step()) {
+            }
+            changed += changes();
+            stmt.reset();
+        }
+    } catch (...) {
+        stmt.reset();
+        end_many(false);
+        throw;
+    }
+    end_many(true);
+    return changed;
 }
 
 // Small functions called around each statement or transaction; the rest of connection is defined

@@ -115,6 +115,26 @@ concept bindable = std::integral<std::remove_cvref_t<T>> || std::floating_point<
 
 namespace sqlpool::detail {
 
+template <class Row, std::size_t... I>
+constexpr bool elements_bindable(std::index_sequence<I...> /*unused*/) {
+    return (bindable<std::tuple_element_t<I, Row>> && ...);
+}
+
+} // namespace sqlpool::detail
+
+export namespace sqlpool {
+
+// A row of parameters for connection::exec_many(): a std::tuple, std::pair or std::array (anything
+// tuple-like) whose every element is bindable.
+template <class T>
+concept bindable_row = requires { std::tuple_size<std::remove_cvref_t<T>>::value; } &&
+                       detail::elements_bindable<std::remove_cvref_t<T>>(
+                           std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<T>>>{});
+
+} // namespace sqlpool
+
+namespace sqlpool::detail {
+
 // Reads column `index` (0-based) of the current row as T, checking its storage class.
 template <column_type T>
 T read_column(sqlite3_stmt* stmt, int index) {
