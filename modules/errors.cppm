@@ -97,6 +97,19 @@ public:
     using error::error;
 };
 
+// A component of a sqlpool::host failed to start (the host then stopped the ones it had started).
+// component() names it; the component's own exception is nested: std::rethrow_if_nested(e).
+class start_error : public error {
+public:
+    start_error(std::string component, const std::string& why)
+        : error("component '" + component + "' failed to start: " + why), component_(std::move(component)) {}
+
+    [[nodiscard]] const std::string& component() const noexcept { return component_; }
+
+private:
+    std::string component_;
+};
+
 // A transaction or savepoint was used in an order SQLite or sqlpool cannot honour.
 class transaction_error : public error {
 public:

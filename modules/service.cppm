@@ -13,6 +13,8 @@ import :lease;
 import :sqlite_source;
 import :pool;
 import :service_gate;
+import :component;
+import :service_health;
 
 export namespace sqlpool {
 
@@ -90,6 +92,7 @@ public:
             opened = open_pool();
             migrate(*opened);
             validate(*opened);
+            watch(*opened);
         } catch (...) {
             opened.reset();
             gate_.end_start(nullptr);
@@ -115,6 +118,7 @@ public:
             gate_.end_stop();
             throw;
         }
+        health_.stopped(closing->stats());
         closing.reset();
         gate_.end_stop();
         return report;
@@ -175,10 +179,22 @@ public:
         });
     }
 
+    // The running pool's figures; when not running, those the pool had when it stopped (zero
+    // before the first start).
     [[nodiscard]] pool_stats stats() {
-        detail::service_call call(gate_, "stats");
-        return call.pool().stats();
+        if (auto p = gate_.running_pool_or_null()) return p->stats();
+        return health_.final_stats();
     }
+
+    // The probes of a sqlpool::component, answered in every state (not running: down, not ready,
+    // live). Down: not running, the file deleted or replaced since start, or no connection open
+    // and opens failing. Degraded: opens or health checks failed, acquires timed out, the pool
+    // full with threads waiting, suspended, the WAL past wal_hard_limit or starving. Counts are
+    // since the previous health() or ready() call. Not live: running on a file deleted or replaced
+    // since start (a restart reopens the path and migrates what is there).
+    [[nodiscard]] health_report health() { return assess().report; }
+    [[nodiscard]] bool ready() { return assess().ready; }
+    [[nodiscard]] bool live() const { return health_.live(state()); }
 
     // The pool's operator controls (see basic_pool): state_error unless running.
     bool suspend() {
@@ -214,6 +230,24 @@ public:
     [[nodiscard]] std::shared_ptr<Pool> underlying_pool() { return gate_.running_pool("underlying_pool"); }
 
 private:
+    detail::assessment assess() {
+        const auto wal_limit =
+            options_.pool.checkpoints == checkpoint_mode::managed ? options_.pool.wal_hard_limit : 0;
+        return health_.assess(
+            state(),
+            [this]() -> std::optional<pool_stats> {
+                if (auto p = gate_.running_pool_or_null()) return p->stats();
+                return std::nullopt;
+            },
+            wal_limit);
+    }
+
+    // What health() compares with: the file the pool opened, and its figures after migrating.
+    void watch(Pool& p) {
+        lease conn = p.acquire();
+        health_.started({conn->filename(), conn->identity()}, p.stats());
+    }
+
     std::shared_ptr<Pool> open_pool() {
         pool_config config = options_.pool;
         if (!options_.create_if_missing) {
@@ -282,6 +316,7 @@ private:
 
     database_options options_;
     detail::service_gate<Pool> gate_;
+    detail::health_monitor health_;
 };
 
 using database = basic_database<>;

@@ -1,33 +1,12 @@
-// The database service's lifecycle state, and the gate every call passes through: calls get in
-// only while the service runs, each holds a reference to the pool it uses, and stop() can wait
-// for the calls already inside before it closes that pool.
+// The gate every call into the database service passes through (its lifecycle state is
+// :component's service_state): calls get in only while the service runs, each holds a reference to the pool
+// it uses, and stop() can wait for the calls already inside before it closes that pool.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:service_gate;
 import :errors;
 import :pool; // detail::deadline_after
-
-export namespace sqlpool {
-
-enum class service_state { created, starting, running, stopping, stopped };
-
-[[nodiscard]] constexpr const char* to_string(service_state state) noexcept {
-    switch (state) {
-    case service_state::created:
-        return "created";
-    case service_state::starting:
-        return "starting";
-    case service_state::running:
-        return "running";
-    case service_state::stopping:
-        return "stopping";
-    case service_state::stopped:
-        return "stopped";
-    }
-    return "?";
-}
-
-} // namespace sqlpool
+import :component;
 
 namespace sqlpool::detail {
 
@@ -46,6 +25,12 @@ public:
     [[nodiscard]] std::shared_ptr<Pool> running_pool(std::string_view operation) const {
         std::lock_guard lock(mutex_);
         return running_locked(operation);
+    }
+
+    // The running pool, or nullptr when not running (for the answers given in every state).
+    [[nodiscard]] std::shared_ptr<Pool> running_pool_or_null() const {
+        std::lock_guard lock(mutex_);
+        return state_ == service_state::running ? pool_ : nullptr;
     }
 
     // A call comes in (state_error when not running) and is counted until leave().

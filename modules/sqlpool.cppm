@@ -28,5 +28,8 @@ export import :transaction;
 export import :pool;
 export import :read_write_pool;
 export import :manager;
+export import :component;
+export import :host;
 export import :service_gate;
+export import :service_health; // no exported names: every interface partition must be reachable
 export import :service;

@@ -7,7 +7,6 @@
 #include <string>
 #include <utility>
 
-#include "support/enum_names.hpp"
 #include "support/temp_dir.hpp"
 #include "support/thrown.hpp"
 
@@ -38,13 +37,6 @@ bool contains(const std::string& text, const std::string& part) {
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(every_state_has_its_own_name) {
-    const auto name = [](sqlpool::service_state s) { return std::string(sqlpool::to_string(s)); };
-    BOOST_TEST(sqlpool_test::every_value_named<sqlpool::service_state>(5, name));
-    BOOST_TEST(name(sqlpool::service_state::created) == "created");
-    BOOST_TEST(name(sqlpool::service_state::stopping) == "stopping");
-}
-
 BOOST_FIXTURE_TEST_SUITE(gate, fixture)
 
 BOOST_AUTO_TEST_CASE(a_call_before_start_is_refused_naming_the_call_and_how_to_start) {
@@ -52,7 +44,7 @@ BOOST_AUTO_TEST_CASE(a_call_before_start_is_refused_naming_the_call_and_how_to_s
     const auto write = refusal([&] { (void)db.exec("SELECT 1"); });
     BOOST_TEST(write == "cannot write: the database service is created; start() it first");
     BOOST_TEST(contains(refusal([&] { (void)db.query<std::int64_t>("SELECT 1"); }), "cannot read:"));
-    BOOST_TEST(contains(refusal([&] { (void)db.stats(); }), "cannot stats:"));
+    BOOST_TEST(refusal([&] { (void)db.stats(); }).empty()); // stats() answers in every state
     BOOST_TEST(contains(refusal([&] { (void)db.underlying_pool(); }), "cannot underlying_pool:"));
 }
 
@@ -69,7 +61,7 @@ BOOST_AUTO_TEST_CASE(a_failed_start_leaves_the_service_stopped) {
     sqlpool::database db{options(/*create_if_missing=*/false)}; // and there is no file
     BOOST_CHECK_THROW(db.start(), sqlpool::error);
     BOOST_TEST((db.state() == sqlpool::service_state::stopped));
-    BOOST_TEST(contains(refusal([&] { (void)db.stats(); }), "is stopped"));
+    BOOST_TEST(contains(refusal([&] { (void)db.schema_version(); }), "is stopped"));
 }
 
 BOOST_AUTO_TEST_CASE(a_pool_taken_while_running_outlives_stop_closed) {
