@@ -29,4 +29,5 @@ export import :pool;
 export import :read_write_pool;
 export import :manager;
 export import :service_gate;
+export import :service_options;
 export import :service;
