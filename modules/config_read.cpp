@@ -1,7 +1,8 @@
 // pool_config::parse(), from_env() and their _with_notes forms, behind the declarations of
 // config.cppm: a text's key=value pairs or the environment's variables, each read through one
-// config_reader, which reads old key names as the current ones (config_aliases) and, in the
-// lenient mode, passes over unknown keys.
+// config_reader, which reads old key names as the current ones (config_aliases), hands the keys of
+// a configuration built around pool_config to their owner (extra_keys: database_options') and, in
+// the lenient mode, passes over unknown keys.
 module;
 #include "detail/gmf.hpp"
 module sqlpool;
@@ -12,7 +13,8 @@ namespace {
 // Reads keys into a configuration, collecting every problem and every note.
 class config_reader {
 public:
-    config_reader(pool_config base, config_mode mode) : config_(std::move(base)), mode_(mode) {}
+    config_reader(pool_config base, config_mode mode, const extra_keys* extra)
+        : config_(std::move(base)), mode_(mode), extra_(extra) {}
 
     // Reads key=value; `source` ("" for a text, "NAME: " for a variable) starts what is said of it.
     void read(std::string_view key, std::string_view value, const std::string& source) {
@@ -22,6 +24,7 @@ public:
                              std::string(alias->key) + "' (" + std::string(alias->origin) + ")");
             key = alias->key;
         }
+        if (read_extra(key, value, source)) return;
         if (!known_key(key)) {
             unknown(key, source);
             return;
@@ -33,13 +36,24 @@ public:
 
     // The configuration, validated, and the notes; or config_error with every problem.
     parsed_config finish() && {
-        if (unknown_keys_) problems_.push_back("valid keys: " + valid_keys());
+        if (unknown_keys_)
+            problems_.push_back("valid keys: " + valid_keys() +
+                                (extra_ != nullptr ? ", " + extra_->names : ""));
         if (!problems_.empty()) throw config_error(std::move(problems_));
         config_.check();
         return {.config = std::move(config_), .notes = std::move(notes_)};
     }
 
+    [[nodiscard]] const extra_keys* extra() const { return extra_; }
+
 private:
+    bool read_extra(std::string_view key, std::string_view value, const std::string& source) {
+        std::vector<std::string> problems;
+        if (extra_ == nullptr || !extra_->read(key, value, problems)) return false;
+        for (auto& problem : problems) problems_.push_back(source + std::move(problem));
+        return true;
+    }
+
     void unknown(std::string_view key, const std::string& source) {
         if (mode_ == config_mode::lenient) {
             notes_.push_back(source + "unknown key '" + std::string(key) + "' ignored");
@@ -51,6 +65,7 @@ private:
 
     pool_config config_;
     config_mode mode_;
+    const extra_keys* extra_;
     std::vector<std::string> problems_;
     std::vector<std::string> notes_;
     bool unknown_keys_ = false;
@@ -97,15 +112,20 @@ void read_text(std::string_view text, config_reader& reader) {
     }
 }
 
-// The key a variable's name gives: PREFIX_PRAGMA_NAME is pragma.name, PREFIX_KEY is key.
-std::string env_key(std::string_view name, std::string_view prefix) {
-    const std::string pragma_prefix = std::string(prefix) + "PRAGMA_";
-    std::string key = name.starts_with(pragma_prefix)
-                          ? "pragma." + std::string(name.substr(pragma_prefix.size()))
-                          : std::string(name.substr(prefix.size()));
+// The key a variable's name gives, in lower case: PREFIX_PRAGMA_NAME is pragma.name (and so for the
+// extra keys' families: PREFIX_TABLE_NAME is table.name), PREFIX_KEY is key.
+std::string env_key(std::string_view name, std::string_view prefix, const extra_keys* extra) {
+    std::string key(name.substr(prefix.size()));
     std::ranges::transform(key, key.begin(), [](char c) {
         return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     });
+    std::vector<std::string> families{"pragma"};
+    if (extra != nullptr) families.insert(families.end(), extra->families.begin(), extra->families.end());
+    for (const auto& family : families)
+        if (key.size() > family.size() && key.starts_with(family) && key[family.size()] == '_') {
+            key[family.size()] = '.';
+            break;
+        }
     return key;
 }
 
@@ -118,20 +138,27 @@ void read_env(std::string_view prefix, config_reader& reader) {
         const auto eq = variable.find('=');
         if (eq == std::string_view::npos || !variable.substr(0, eq).starts_with(prefix)) continue;
         const std::string name(variable.substr(0, eq));
-        const std::string key = env_key(name, prefix);
+        const std::string key = env_key(name, prefix, reader.extra());
         reader.read(key, variable.substr(eq + 1), name + ": ");
     }
 }
 
-// Reads `base` over with `read` (read_text or read_env) through one config_reader.
-template <class Read>
-parsed_config read_config(pool_config base, config_mode mode, const Read& read) {
-    config_reader reader(std::move(base), mode);
-    read(reader);
+} // namespace
+
+parsed_config read_text_config(std::string_view text, config_mode mode, pool_config base,
+                               const extra_keys* extra) {
+    config_reader reader(std::move(base), mode, extra);
+    read_text(text, reader);
     return std::move(reader).finish();
 }
 
-} // namespace
+parsed_config read_env_config(std::string_view prefix, config_mode mode, pool_config base,
+                              const extra_keys* extra) {
+    config_reader reader(std::move(base), mode, extra);
+    read_env(prefix, reader);
+    return std::move(reader).finish();
+}
+
 } // namespace sqlpool::detail
 
 namespace sqlpool {
@@ -153,15 +180,13 @@ parsed_config pool_config::parse_with_notes(std::string_view text, config_mode m
     return parse_with_notes(text, mode, pool_config{});
 }
 parsed_config pool_config::parse_with_notes(std::string_view text, config_mode mode, pool_config base) {
-    return detail::read_config(std::move(base), mode,
-                               [text](auto& reader) { detail::read_text(text, reader); });
+    return detail::read_text_config(text, mode, std::move(base), nullptr);
 }
 parsed_config pool_config::from_env_with_notes(std::string_view prefix, config_mode mode) {
     return from_env_with_notes(prefix, mode, pool_config{});
 }
 parsed_config pool_config::from_env_with_notes(std::string_view prefix, config_mode mode, pool_config base) {
-    return detail::read_config(std::move(base), mode,
-                               [prefix](auto& reader) { detail::read_env(prefix, reader); });
+    return detail::read_env_config(prefix, mode, std::move(base), nullptr);
 }
 
 } // namespace sqlpool

@@ -115,9 +115,7 @@ config_field duration_field(std::chrono::milliseconds pool_config::* member) {
 
 config_field bool_field(std::string_view key, bool pool_config::* member) {
     return {key,
-            [key, member](pool_config& c, std::string_view text) {
-                return read_enum(c.*member, key, text, bool_names);
-            },
+            [key, member](pool_config& c, std::string_view text) { return read_bool(c.*member, key, text); },
             [member](const pool_config& c) { return std::string(c.*member ? "true" : "false"); }};
 }
 
@@ -182,6 +180,10 @@ config_field max_age_jitter_field() {
 }
 
 } // namespace
+
+std::optional<std::string> read_bool(bool& into, std::string_view key, std::string_view text) {
+    return read_enum(into, key, text, bool_names);
+}
 
 const std::vector<config_field>& config_fields() {
     static const std::vector<config_field> fields{

@@ -46,6 +46,29 @@ inline constexpr std::array<config_alias, 1> config_aliases{{
 // "database, mode, ..., pragma.NAME, limit.NAME": for the message about an unknown key.
 [[nodiscard]] std::string valid_keys();
 
+// Reads a boolean the way every boolean key is read (true, false, on, off, 1, 0); returns the
+// problem, if any.
+[[nodiscard]] std::optional<std::string> read_bool(bool& into, std::string_view key, std::string_view text);
+
+// Keys beside pool_config's that a configuration built around one reads (database_options'): the
+// reader hands each to `read`, with the same syntax, modes, notes and one config_error for all.
+struct extra_keys {
+    // For the message about an unknown key: "create_if_missing, migrations, table.NAME".
+    std::string names;
+    // Families of keys FAMILY.NAME that an environment variable PREFIX_FAMILY_NAME names, as
+    // PREFIX_PRAGMA_NAME names pragma.NAME (which every reader knows).
+    std::vector<std::string> families;
+    // Reads one key into its owner, appending each problem; false: a key it does not know.
+    std::function<bool(std::string_view key, std::string_view value, std::vector<std::string>& problems)>
+        read;
+};
+
+// pool_config::parse_with_notes() and from_env_with_notes() with `extra` keys (none: nullptr).
+[[nodiscard]] parsed_config read_text_config(std::string_view text, config_mode mode, pool_config base,
+                                             const extra_keys* extra);
+[[nodiscard]] parsed_config read_env_config(std::string_view prefix, config_mode mode, pool_config base,
+                                            const extra_keys* extra);
+
 template <class E, std::size_t N>
 std::string write_enum(E value, const enum_names<E, N>& names) {
     return name_of(names, value);

@@ -97,6 +97,13 @@ public:
     using error::error;
 };
 
+// The database service's schema: a migration failed (it was rolled back), the file's schema is
+// newer than the code, or a declared table or column is missing.
+class schema_error : public error {
+public:
+    using error::error;
+};
+
 // A component of a sqlpool::host failed to start (the host then stopped the ones it had started).
 // component() names it; the component's own exception is nested: std::rethrow_if_nested(e).
 class start_error : public error {

@@ -15,40 +15,9 @@ import :pool;
 import :service_gate;
 import :component;
 import :service_health;
+import :service_options;
 
 export namespace sqlpool {
-
-// One step of the schema: applied once, in version order, in its own IMMEDIATE transaction. The
-// version lives in PRAGMA user_version.
-struct migration {
-    int version = 0;
-    std::string description;
-    std::string sql;
-};
-
-// A table the schema must have after migrating, with (at least) these columns.
-struct table_spec {
-    std::string name;
-    std::vector<std::string> columns;
-};
-
-struct schema {
-    std::vector<migration> migrations;
-    std::vector<table_spec> tables;
-};
-
-// A migration failed (it was rolled back), the file's schema is newer than the code, or a
-// declared table or column is missing.
-class schema_error : public error {
-public:
-    using error::error;
-};
-
-struct database_options {
-    pool_config pool;
-    sqlpool::schema schema;
-    bool create_if_missing = true; // create the database file when it does not exist
-};
 
 template <class Pool = pool>
 class basic_database {

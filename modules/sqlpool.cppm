@@ -32,4 +32,5 @@ export import :component;
 export import :host;
 export import :service_gate;
 export import :service_health; // no exported names: every interface partition must be reachable
+export import :service_options;
 export import :service;

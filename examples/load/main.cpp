@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -76,6 +77,22 @@ std::int64_t prepare_database(const load::options& o) {
         conn.exec("COMMIT");
     }
     return conn.query_value<std::int64_t>("SELECT coalesce(sum(counter), 0) FROM accounts");
+}
+
+// The configuration's create_if_missing and schema, through the database service: it refuses a
+// missing file unless it may create one, applies the migrations and checks the declared tables.
+// Without a schema only the file is checked: the service would refuse a file whose schema version
+// it does not know, and a load run on an application's database should not be.
+void prepare_schema(const sqlpool::database_options& options) {
+    if (options.schema.migrations.empty() && options.schema.tables.empty()) {
+        if (!options.create_if_missing && !std::filesystem::exists(options.pool.database))
+            throw std::runtime_error("database file '" + options.pool.database +
+                                     "' does not exist and create_if_missing=false");
+        return;
+    }
+    sqlpool::database service{options};
+    service.start();
+    service.stop();
 }
 
 // The connection a lease-level write takes: the writer of a read_write_pool, any other pool's next.
@@ -227,18 +244,19 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (o.database.empty()) o.database = default_database();
-    sqlpool::pool_config config{
-        .database = o.database,
-        .min_connections = o.min_connections,
-        .max_connections = o.max_connections,
-    };
+    sqlpool::database_options options{.pool = {
+                                          .database = o.database,
+                                          .min_connections = o.min_connections,
+                                          .max_connections = o.max_connections,
+                                      }};
     try {
-        if (!o.config.empty()) config = sqlpool::pool_config::parse(o.config, config);
-        config.check();
+        if (!o.config.empty()) options = sqlpool::database_options::parse(o.config, options);
+        options.pool.check();
     } catch (const sqlpool::config_error& e) {
         std::cerr << "sqlpool-load: " << e.what() << '\n';
         return 2;
     }
+    const sqlpool::pool_config& config = options.pool;
     o.database = config.database;
     if (!o.json)
         std::cout << "sqlpool-load: " << o.threads << " threads, "
@@ -249,6 +267,7 @@ int main(int argc, char** argv) {
                   << config.max_connections << '\n'
                   << "database       " << o.database << " (" << o.rows << " rows)\n";
     try {
+        prepare_schema(options);
         if (o.policy == "fast")
             return run<sqlpool::basic_pool<sqlpool::locking::spin, sqlpool::health::no_check,
                                            sqlpool::recycling::never>>(o, config);

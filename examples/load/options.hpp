@@ -22,7 +22,7 @@ struct options {
     std::size_t min_connections = 2;
     std::size_t max_connections = 4;
     std::string policy = "default";
-    std::string config; // pool_config::parse text, applied over the flags above
+    std::string config; // database_options::parse text, applied over the flags above
     bool json = false;
     bool runner = true; // through pool.read()/write(), else acquire + explicit transactions
     bool progress = true;
@@ -56,9 +56,12 @@ what happened: throughput, acquire waits, every pool statistic, and whether the 
                            split    one writer connection for write(), query_only readers
   --via WAY              runner: through pool.read() and pool.write(), which retry on SQLITE_BUSY
                          direct: acquire() + BEGIN IMMEDIATE / COMMIT by hand (default: runner)
-  --config TEXT          more pool settings as key=value pairs, over the flags above, e.g.
+  --config TEXT          more settings as key=value pairs, over the flags above, e.g.
                          "busy_timeout=1s connection_max_age=5m pragma.cache_size=-8000"
-                         (any pool_config field; durations take ms, s, m or h)
+                         (any pool_config field; durations take ms, s, m or h), and the
+                         database service's: create_if_missing=false (a missing file is an
+                         error), migrations=DIR (NNNN_description.sql files, applied first),
+                         table.NAME=COLUMN,... (checked after migrating)
   --json                 print the final report as one JSON object (pool figures included)
   --no-progress          no live progress line (it is shown only on a terminal anyway)
   --help                 this text
