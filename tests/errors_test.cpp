@@ -69,6 +69,8 @@ BOOST_AUTO_TEST_CASE(every_class_derives_from_error_and_runtime_error) {
     BOOST_TEST(caught_as_error(sqlpool::config_error({"m"})));
     BOOST_TEST(caught_as_error(sqlpool::transaction_error("m")));
     BOOST_TEST(caught_as_error(sqlpool::state_error("m")));
+    BOOST_TEST(caught_as_error(sqlpool::schema_error("m")));
+    BOOST_TEST(caught_as_error(sqlpool::start_error("db", "m")));
     static_assert(std::is_base_of_v<sqlpool::error, sqlpool::cancelled_error>);
     static_assert(!std::is_base_of_v<sqlpool::timeout_error, sqlpool::cancelled_error>); // not a timeout
     BOOST_TEST(caught_as_error(sqlpool::cancelled_error("m")));
@@ -85,6 +87,13 @@ BOOST_AUTO_TEST_CASE(the_most_specific_handler_wins) {
     BOOST_TEST(first_handler(sqlpool::config_error({"m"})) == "config_error");
     BOOST_TEST(first_handler(sqlpool::transaction_error("m")) == "transaction_error");
     BOOST_TEST(first_handler(sqlpool::error("m")) == "error");
+}
+
+BOOST_AUTO_TEST_CASE(start_error_names_the_component_and_why) {
+    const sqlpool::start_error e("db", "schema of 'app.db' lacks table 'users'");
+    BOOST_TEST(e.component() == "db");
+    BOOST_TEST(std::string(e.what()) ==
+               "component 'db' failed to start: schema of 'app.db' lacks table 'users'");
 }
 
 BOOST_AUTO_TEST_CASE(busy_error_is_caught_as_sqlite_error_and_as_error) {
