@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/pool_helpers.hpp"
 #include "support/temp_dir.hpp"
 
 import sqlpool;
@@ -43,15 +44,7 @@ bool has(const sqlpool::health_report& r, const std::string& part) {
     return r.to_string().find(part) != std::string::npos;
 }
 
-// Waits (bounded) until `done` holds.
-template <class F>
-bool eventually(F done) {
-    for (int i = 0; i < 1000; ++i) {
-        if (done()) return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return done();
-}
+using sqlpool_test::eventually;
 
 } // namespace
 
@@ -172,6 +165,34 @@ BOOST_AUTO_TEST_CASE(suspended_is_degraded_and_not_ready) {
     BOOST_TEST(db.live());
     BOOST_TEST(db.resume());
     BOOST_TEST(db.ready());
+}
+
+// A reader that never ends keeps the checkpoints from resetting the WAL: degraded, and up again
+// once the reader ended and a checkpoint reset it.
+BOOST_AUTO_TEST_CASE(a_starving_wal_is_degraded) {
+    sqlpool::database db{{.pool = sqlpool_test::small_wal_config(path, 50ms),
+                          .schema = {.migrations = {{1, "items", "CREATE TABLE items(payload BLOB)"}}}}};
+    db.start();
+    auto pool = db.underlying_pool();
+    {
+        auto reader = pool->acquire();
+        auto snapshot = reader->begin(sqlpool::isolation_level::deferred);
+        (void)reader->query_value<std::int64_t>("SELECT count(*) FROM items"); // holds its snapshot
+        for (int i = 0; i < 400; ++i) db.exec("INSERT INTO items VALUES(randomblob(1024))");
+        BOOST_REQUIRE(eventually([&] { return db.stats().wal.starved > 0u; }));
+        const auto report = db.health();
+        BOOST_TEST(has(report, "readers kept the WAL from resetting"), report.to_string());
+        BOOST_TEST((report.status == sqlpool::availability::degraded));
+        BOOST_TEST(db.ready());
+        snapshot.commit();
+    }
+    db.exec("INSERT INTO items VALUES(randomblob(1024))"); // a commit past the cap asks for a round
+    BOOST_REQUIRE(eventually([&] {
+        const auto s = db.stats();
+        return s.wal.truncate > 0u && sqlpool_test::wal_size(path) < 256 * 1024;
+    }));
+    (void)db.health(); // what happened meanwhile
+    BOOST_TEST(eventually([&] { return db.health().to_string() == "up"; }));
 }
 
 // Probes from two threads while a third starts and stops the service over and over: every answer
