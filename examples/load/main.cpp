@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -250,7 +251,12 @@ int main(int argc, char** argv) {
                                           .max_connections = o.max_connections,
                                       }};
     try {
-        if (!o.config.empty()) options = sqlpool::database_options::parse(o.config, options);
+        if (!o.config.empty()) {
+            const auto mode = o.lenient_config ? sqlpool::config_mode::lenient : sqlpool::config_mode::strict;
+            auto read = sqlpool::database_options::parse_with_notes(o.config, mode, options);
+            for (const auto& note : read.notes) std::cerr << "sqlpool-load: note: " << note << '\n';
+            options = std::move(read.options);
+        }
         options.pool.check();
     } catch (const sqlpool::config_error& e) {
         std::cerr << "sqlpool-load: " << e.what() << '\n';

@@ -22,7 +22,8 @@ struct options {
     std::size_t min_connections = 2;
     std::size_t max_connections = 4;
     std::string policy = "default";
-    std::string config; // database_options::parse text, applied over the flags above
+    std::string config;          // database_options::parse text, applied over the flags above
+    bool lenient_config = false; // unknown keys in `config` are notes, not errors
     bool json = false;
     bool runner = true; // through pool.read()/write(), else acquire + explicit transactions
     bool progress = true;
@@ -58,10 +59,13 @@ what happened: throughput, acquire waits, every pool statistic, and whether the 
                          direct: acquire() + BEGIN IMMEDIATE / COMMIT by hand (default: runner)
   --config TEXT          more settings as key=value pairs, over the flags above, e.g.
                          "busy_timeout=1s connection_max_age=5m pragma.cache_size=-8000"
-                         (any pool_config field; durations take ms, s, m or h), and the
+                         (any pool_config field; durations take ms, s, m or h, and a bare
+                         number is seconds), and the
                          database service's: create_if_missing=false (a missing file is an
                          error), migrations=DIR (NNNN_description.sql files, applied first),
                          table.NAME=COLUMN,... (checked after migrating)
+  --lenient-config       unknown keys in --config are printed as notes and ignored (a
+                         configuration shared with other programs) instead of refused
   --json                 print the final report as one JSON object (pool figures included)
   --no-progress          no live progress line (it is shown only on a terminal anyway)
   --help                 this text
@@ -176,6 +180,8 @@ inline options parse(const std::vector<std::string_view>& args) {
                                   "' (use default, fast, checked or split)");
         } else if (flag == "--config") {
             o.config = std::string(value());
+        } else if (flag == "--lenient-config") {
+            o.lenient_config = true;
         } else if (flag == "--via") {
             const auto way = value();
             if (way == "runner")
