@@ -16,12 +16,22 @@ public:
     config_reader(pool_config base, config_mode mode, const extra_keys* extra)
         : config_(std::move(base)), mode_(mode), extra_(extra) {}
 
-    // Reads key=value; `source` ("" for a text, "NAME: " for a variable) starts what is said of it.
-    void read(std::string_view key, std::string_view value, const std::string& source) {
+    // Reads key=value; `source` ("" for a text, "NAME: " for a variable) starts what is said of it;
+    // `prefix` is the environment's (what a deprecation note tells to set instead), "" for a text.
+    void read(std::string_view key, std::string_view value, const std::string& source,
+              std::string_view prefix = {}) {
         const auto* const alias = std::ranges::find(config_aliases, key, &config_alias::old_key);
         if (alias != config_aliases.end()) {
+            std::string instead;
+            if (!prefix.empty()) {
+                std::string variable(alias->key);
+                std::ranges::transform(variable, variable.begin(), [](char c) {
+                    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+                });
+                instead = "; set " + std::string(prefix) + variable + " instead";
+            }
             notes_.push_back(source + "'" + std::string(key) + "' is deprecated, an old name of '" +
-                             std::string(alias->key) + "' (" + std::string(alias->origin) + ")");
+                             std::string(alias->key) + "' (" + std::string(alias->origin) + ")" + instead);
             key = alias->key;
         }
         if (read_extra(key, value, source)) return;
@@ -139,7 +149,7 @@ void read_env(std::string_view prefix, config_reader& reader) {
         if (eq == std::string_view::npos || !variable.substr(0, eq).starts_with(prefix)) continue;
         const std::string name(variable.substr(0, eq));
         const std::string key = env_key(name, prefix, reader.extra());
-        reader.read(key, variable.substr(eq + 1), name + ": ");
+        reader.read(key, variable.substr(eq + 1), name + ": ", prefix);
     }
 }
 
