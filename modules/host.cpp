@@ -147,13 +147,13 @@ std::vector<std::string> host::stop() {
 
 // Stops `started` in reverse and empties it; each failure goes to `problems` when given.
 void host::stop_started(std::vector<detail::hosted*>& started, std::vector<std::string>* problems) {
-    for (auto it = started.rbegin(); it != started.rend(); ++it) {
+    for (detail::hosted* c : std::views::reverse(started)) {
         try {
-            (*it)->stop();
+            c->stop();
         } catch (const std::exception& e) {
-            if (problems != nullptr) problems->push_back(name_of(*it) + ": " + e.what());
+            if (problems != nullptr) problems->push_back(name_of(c) + ": " + e.what());
         } catch (...) {
-            if (problems != nullptr) problems->push_back(name_of(*it) + ": an exception of unknown type");
+            if (problems != nullptr) problems->push_back(name_of(c) + ": an exception of unknown type");
         }
     }
     started.clear();
@@ -189,7 +189,11 @@ health_report host::health() {
     for (auto& [name, state, report] : health_by_component()) {
         if (report.status != availability::up && report.reasons.empty())
             overall.add(report.status, name + ": " + to_string(report.status));
-        for (auto& reason : report.reasons) overall.add(report.status, name + ": " + reason);
+        for (const auto& reason : report.reasons) {
+            std::string line = name;
+            line.append(": ").append(reason);
+            overall.add(report.status, std::move(line));
+        }
     }
     return overall;
 }
