@@ -43,7 +43,8 @@ std::optional<migration_file> read_name(const std::filesystem::path& path,
         return std::nullopt;
     }
     int version = 0;
-    if (std::from_chars(stem.data(), stem.data() + digits, version).ec != std::errc{}) {
+    const std::string number(stem.substr(0, digits));
+    if (std::from_chars(number.data(), number.data() + number.size(), version).ec != std::errc{}) {
         problems.push_back("migration file " + quoted(path) + ": the number is larger than " +
                            std::to_string(std::numeric_limits<int>::max()) +
                            " (PRAGMA user_version's range)");
@@ -122,8 +123,11 @@ std::optional<std::string> read_sql(const std::filesystem::path& path, std::vect
     bool failed = !file;
     int error = errno; // fopen's, read before anything else can set it
     if (file) {
-        while (const auto got = std::fread(buffer.data(), 1, buffer.size(), file.get()))
+        std::size_t got = 0;
+        do { // a short read is the end of the file or an error: no read after it
+            got = std::fread(buffer.data(), 1, buffer.size(), file.get());
             text.append(buffer.data(), got);
+        } while (got == buffer.size());
         failed = std::ferror(file.get()) != 0;
         error = errno; // fread's
     }

@@ -40,7 +40,7 @@ std::vector<std::string> read_columns(std::string_view key, std::string_view val
 // Reads database_options' own keys into `options`, which it starts from (the base).
 class options_reader {
 public:
-    explicit options_reader(database_options& options) : options_(options) {}
+    explicit options_reader(database_options& options) : options_(&options) {}
 
     // For pool_config's reader: the keys, their names, the families of them.
     extra_keys keys() {
@@ -80,7 +80,7 @@ private:
 
     void read_create_if_missing(std::string_view key, std::string_view value,
                                 std::vector<std::string>& problems) {
-        if (auto problem = read_bool(options_.create_if_missing, key, value)) problems.push_back(*problem);
+        if (auto problem = read_bool(options_->create_if_missing, key, value)) problems.push_back(*problem);
     }
 
     void read_migrations(std::string_view key, std::string_view value, std::vector<std::string>& problems) {
@@ -94,7 +94,7 @@ private:
             return;
         }
         try {
-            options_.schema.migrations = migrations_from_directory(std::filesystem::path(value));
+            options_->schema.migrations = migrations_from_directory(std::filesystem::path(value));
         } catch (const config_error& e) {
             problems.insert(problems.end(), e.problems().begin(), e.problems().end());
         }
@@ -112,11 +112,11 @@ private:
         }
         tables_read_.emplace_back(name);
         auto columns = read_columns(key, value, problems);
-        std::erase_if(options_.schema.tables, [&](const table_spec& t) { return same_name(t.name, name); });
-        options_.schema.tables.push_back({.name = std::string(name), .columns = std::move(columns)});
+        std::erase_if(options_->schema.tables, [&](const table_spec& t) { return same_name(t.name, name); });
+        options_->schema.tables.push_back({.name = std::string(name), .columns = std::move(columns)});
     }
 
-    database_options& options_;
+    database_options* options_; // the caller's, filled in as keys are read
     std::vector<std::string> tables_read_;
     bool migrations_read_ = false;
 };
