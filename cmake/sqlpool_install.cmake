@@ -14,6 +14,19 @@ install(EXPORT sqlpoolTargets
     DESTINATION ${SQLPOOL_INSTALL_CMAKEDIR}
     CXX_MODULES_DIRECTORY cxx-modules)
 
+# sqlpool.postgres: a component (find_package(sqlpool COMPONENTS postgres)) with targets of its own,
+# so that a SQLite-only consumer needs no libpq.
+if(SQLPOOL_WITH_POSTGRES)
+    install(TARGETS sqlpool_postgres EXPORT sqlpoolPostgresTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        FILE_SET CXX_MODULES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sqlpool
+        FILE_SET gmf DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sqlpool)
+    install(EXPORT sqlpoolPostgresTargets
+        NAMESPACE sqlpool::
+        DESTINATION ${SQLPOOL_INSTALL_CMAKEDIR}
+        CXX_MODULES_DIRECTORY cxx-modules-postgres)
+endif()
+
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/sqlpoolConfig.cmake.in
     ${CMAKE_CURRENT_BINARY_DIR}/sqlpoolConfig.cmake
     INSTALL_DESTINATION ${SQLPOOL_INSTALL_CMAKEDIR})

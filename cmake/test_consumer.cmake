@@ -6,7 +6,8 @@
 # of every module interface would add minutes and test CMake, not sqlpool).
 # Variables: BUILD_DIR, SOURCE_DIR, WORK_DIR, CXX, SCAN_DEPS, BUILD_TYPE, CONFIG_FLAGS (the tree's
 # flags for that build type), SANITIZE (the tree's SQLPOOL_SANITIZE: the installed library is
-# instrumented, so the consumer must be too).
+# instrumented, so the consumer must be too), PG_STATE (the pg_cluster fixture's state directory,
+# when the tree builds sqlpool.postgres: the postgres component is built and run against it).
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run)
     execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
@@ -32,6 +33,15 @@ endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
 configure_consumer(no-extensions -DCMAKE_CXX_EXTENSIONS=OFF)
-configure_consumer(default)
+if(PG_STATE)
+    configure_consumer(default -DWITH_POSTGRES=ON)
+else()
+    configure_consumer(default)
+endif()
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/default)
 run(${WORK_DIR}/default/consumer gnu)
+if(PG_STATE)
+    # The component against the pg_cluster fixture's primary.
+    file(STRINGS ${PG_STATE}/primary.conninfo conninfo LIMIT_COUNT 1)
+    run(${WORK_DIR}/default/consumer_postgres "${conninfo} sslmode=disable gssencmode=disable")
+endif()

@@ -174,6 +174,56 @@ public:
     using error::error;
 };
 
+// A PostgreSQL server (through libpq, module sqlpool.postgres) reported an error, or libpq could
+// not reach it. sqlstate() is the five-character SQLSTATE ("23505"; "08006" when libpq lost the
+// connection without the server saying why), server_message() what the server or libpq said,
+// sql() the statement that failed, when there was one.
+class server_error : public error {
+public:
+    server_error(std::string sqlstate, std::string server_message, std::string sql)
+        : error(describe(sqlstate, server_message, sql)), sqlstate_(std::move(sqlstate)),
+          server_message_(std::move(server_message)), sql_(std::move(sql)) {}
+
+    [[nodiscard]] const std::string& sqlstate() const noexcept { return sqlstate_; }
+    [[nodiscard]] const std::string& server_message() const noexcept { return server_message_; }
+    [[nodiscard]] const std::string& sql() const noexcept { return sql_; }
+
+private:
+    static std::string describe(const std::string& sqlstate, const std::string& message,
+                                const std::string& sql) {
+        std::string text = "server error " + sqlstate + ": " + message;
+        if (!sql.empty()) text += " [sql: " + sql + "]";
+        return text;
+    }
+
+    std::string sqlstate_;
+    std::string server_message_;
+    std::string sql_;
+};
+
+// SQLSTATE 40001 (serialization_failure) or 40P01 (deadlock_detected): the transaction was rolled
+// back and may simply run again; the PostgreSQL runner does so, as the SQLite one does on busy_error.
+class serialization_error : public server_error {
+public:
+    using server_error::server_error;
+};
+
+// The connection to the server broke (SQLSTATE class 08, an administrator's shutdown or
+// pg_terminate_backend: 57P01..57P03, or libpq lost the socket): nothing of the open transaction
+// is committed, and the session is retired.
+class connection_lost_error : public server_error {
+public:
+    using server_error::server_error;
+};
+
+// COMMIT was sent and the connection broke before the server answered: the transaction may or
+// may not have committed. Never run again by the runner (it could commit twice); the caller must
+// look at the database to know.
+class commit_unknown_error : public server_error {
+public:
+    using server_error::server_error;
+};
+
 // The pool was closed: it hands out no more connections.
 class pool_closed_error : public error {
 public:

@@ -55,16 +55,16 @@ private:
     template <class Slot>
     bool upkeep_due(const Slot& s, std::chrono::steady_clock::time_point now) const {
         const auto after = self_config().idle_upkeep_after;
-        return after > after.zero() && s.tended_uses != s.info.use_count &&
+        return after > std::chrono::milliseconds::zero() && s.tended_uses != s.info.use_count &&
                now - s.info.last_used_at >= after;
     }
-    const pool_config& self_config() const noexcept { return static_cast<const Core&>(*this).config_; }
+    [[nodiscard]] const pool_config& self_config() const noexcept { return static_cast<const Core&>(*this).config_; }
 
     // Leases held past lease_warn_after, each once: counted, and told to the listener.
     void report_long_leases(std::chrono::steady_clock::time_point now) {
         Core& core = self();
         const std::chrono::nanoseconds after = core.config_.lease_warn_after;
-        if (after <= after.zero()) return;
+        if (after <= std::chrono::nanoseconds::zero()) return;
         for (const lease_holder& held : core.slots_.unreported_long_leases(now, after)) {
             core.counts_.long_leases.fetch_add(1, std::memory_order_relaxed);
             core.notify([&](pool_listener& listener) { listener.on_long_lease(held); });

@@ -226,7 +226,7 @@ auto run_once(Acquire& acquire, isolation_level level, transaction_counters& cou
 struct call_limits {
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point retry_until; // the earlier of the two
-    const deadline* limit;                             // the caller's
+    const deadline* limit = nullptr;                   // the caller's
 };
 
 // The call's deadline ended the retries: timeout_error (cancelled_error on a stop request) rather

@@ -89,6 +89,23 @@ BOOST_AUTO_TEST_CASE(the_most_specific_handler_wins) {
     BOOST_TEST(first_handler(sqlpool::error("m")) == "error");
 }
 
+BOOST_AUTO_TEST_CASE(server_errors_carry_sqlstate_message_and_sql) {
+    static_assert(std::is_base_of_v<sqlpool::error, sqlpool::server_error>);
+    static_assert(std::is_base_of_v<sqlpool::server_error, sqlpool::serialization_error>);
+    static_assert(std::is_base_of_v<sqlpool::server_error, sqlpool::connection_lost_error>);
+    static_assert(std::is_base_of_v<sqlpool::server_error, sqlpool::commit_unknown_error>);
+    static_assert(!std::is_base_of_v<sqlpool::sqlite_error, sqlpool::server_error>);
+    const sqlpool::serialization_error e("40001", "could not serialize access", "UPDATE t SET v = 1");
+    BOOST_TEST(e.sqlstate() == "40001");
+    BOOST_TEST(e.server_message() == "could not serialize access");
+    BOOST_TEST(e.sql() == "UPDATE t SET v = 1");
+    BOOST_TEST(std::string(e.what()) ==
+               "server error 40001: could not serialize access [sql: UPDATE t SET v = 1]");
+    const sqlpool::connection_lost_error lost("08006", "server closed the connection unexpectedly", "");
+    BOOST_TEST(std::string(lost.what()) == "server error 08006: server closed the connection unexpectedly");
+    BOOST_TEST(caught_as_error(sqlpool::commit_unknown_error("08006", "m", "COMMIT")));
+}
+
 BOOST_AUTO_TEST_CASE(start_error_names_the_component_and_why) {
     const sqlpool::start_error e("db", "schema of 'app.db' lacks table 'users'");
     BOOST_TEST(e.component() == "db");

@@ -255,7 +255,7 @@ std::int64_t connection::exec_many(std::string_view sql, Rows&& rows) {
     begin_many();
     std::int64_t changed = 0;
     try {
-        for (auto&& row : rows) {
+        for (auto&& row : std::forward<Rows>(rows)) {
             std::apply([&stmt](const auto&... values) { stmt.bind_all(values...); }, row);
             while (stmt.step()) {
             }
