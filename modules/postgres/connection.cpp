@@ -250,10 +250,11 @@ void connection::throw_lost(std::string_view sql) {
                                 std::string(sql));
 }
 
-// DISCARD ALL and DEALLOCATE (a borrower's own) drop prepared statements: the cache forgets them.
+// DISCARD ALL and DEALLOCATE ALL (a borrower's own) drop every prepared statement: the cache forgets
+// them. (The cache's own DEALLOCATE of one statement is tagged "DEALLOCATE".)
 void connection::note_command(const result& res) noexcept {
     const std::string_view tag = res.command_tag();
-    if (tag.starts_with("DISCARD") || tag.starts_with("DEALLOCATE")) forget_prepared();
+    if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") forget_prepared();
 }
 
 int connection::broken_code() const noexcept {

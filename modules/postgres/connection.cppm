@@ -47,6 +47,8 @@ public:
     // Connects (blocking; bound it with connect_timeout in the conninfo); connection_lost_error
     // with libpq's message when it cannot.
     explicit connection(connection_options options);
+    // Connects to `conninfo` with the default options.
+    explicit connection(std::string conninfo) : connection(options_for(std::move(conninfo))) {}
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
     connection(connection&& other) noexcept;
@@ -151,6 +153,11 @@ private:
         }
     };
 
+    static connection_options options_for(std::string conninfo) {
+        connection_options options;
+        options.conninfo = std::move(conninfo);
+        return options;
+    }
     const prepared_statement& prepared(std::string_view sql);
     void forget_prepared() noexcept;
     void before_statement(std::string_view sql);

@@ -8,7 +8,10 @@ namespace sqlpool::postgres {
 
 transaction::transaction(connection& conn, std::string_view begin_sql)
     : state_(std::make_shared<detail::transaction_state>()) {
-    if (conn.native() != nullptr && PQtransactionStatus(conn.native()) != PQTRANS_IDLE)
+    // A broken connection's status is PQTRANS_UNKNOWN: BEGIN then fails as connection_lost_error.
+    const PGTransactionStatusType status =
+        conn.native() != nullptr ? PQtransactionStatus(conn.native()) : PQTRANS_UNKNOWN;
+    if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE)
         throw transaction_error(
             "a transaction is already open on this connection; use a savepoint inside it");
     (void)conn.run_simple(begin_sql);
@@ -55,9 +58,9 @@ void transaction::rollback() {
     (void)state_->conn->run_simple("ROLLBACK");
 }
 
-savepoint transaction::make_savepoint() {
+postgres::savepoint transaction::savepoint() {
     if (!active()) throw transaction_error("a savepoint needs an active transaction");
-    return savepoint(state_);
+    return postgres::savepoint(state_);
 }
 
 savepoint::savepoint(std::shared_ptr<detail::transaction_state> state)

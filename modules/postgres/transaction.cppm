@@ -60,7 +60,7 @@ public:
 
     void commit();
     void rollback();
-    [[nodiscard]] savepoint make_savepoint();
+    [[nodiscard]] postgres::savepoint savepoint();
     [[nodiscard]] bool active() const noexcept { return state_ && state_->active; }
 
 private:

@@ -10,6 +10,9 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
+
+#include <libpq-fe.h>
 
 #include "pg_support.hpp"
 
@@ -20,7 +23,10 @@ using namespace std::chrono_literals;
 
 namespace {
 pg::connection connect(std::size_t cache = 64) {
-    return pg::connection({pg_test::primary(), {}, cache});
+    pg::connection_options options;
+    options.conninfo = pg_test::primary();
+    options.statement_cache_size = cache;
+    return pg::connection(std::move(options));
 }
 } // namespace
 
@@ -88,7 +94,7 @@ BOOST_AUTO_TEST_CASE(errors_carry_their_sqlstate_and_the_session_goes_on) {
 
 BOOST_AUTO_TEST_CASE(a_bad_server_is_a_connection_lost_error_with_libpqs_message) {
     try {
-        pg::connection conn({"host=127.0.0.1 port=1 connect_timeout=2 sslmode=disable gssencmode=disable"});
+        pg::connection conn("host=127.0.0.1 port=1 connect_timeout=2 sslmode=disable gssencmode=disable");
         BOOST_FAIL("connected to port 1");
     } catch (const sqlpool::connection_lost_error& e) {
         BOOST_TEST(e.sqlstate() == "08001");
@@ -168,7 +174,10 @@ BOOST_AUTO_TEST_CASE(a_failed_transaction_is_rolled_back_on_reset) {
 }
 
 BOOST_AUTO_TEST_CASE(discard_always_discards_after_any_use) {
-    pg::connection conn({pg_test::primary(), {}, 64, pg::reset_mode::discard_always});
+    pg::connection_options options;
+    options.conninfo = pg_test::primary();
+    options.reset = pg::reset_mode::discard_always;
+    pg::connection conn(std::move(options));
     (void)conn.query_value<int>("SELECT $1::int", 1); // plain: kept under discard_when_changed
     BOOST_TEST((conn.reset_for_reuse() == sqlpool::reset_verdict::restored));
     BOOST_TEST(conn.prepared_statements() == 0u);

@@ -65,7 +65,7 @@ void write_until(pg::pool& pool, int writer, const std::atomic<bool>& stop, load
 }
 
 std::set<int> ids_in_table() {
-    pg::connection conn({pg_test::primary()});
+    pg::connection conn(pg_test::primary());
     std::set<int> ids;
     for (const auto& [id] : conn.query<int>("SELECT id FROM acked")) ids.insert(id);
     return ids;
@@ -73,7 +73,7 @@ std::set<int> ids_in_table() {
 
 void restart_under_load(const std::string& mode) {
     {
-        pg::connection conn({pg_test::primary()});
+        pg::connection conn(pg_test::primary());
         conn.exec("DROP TABLE IF EXISTS acked; CREATE TABLE acked (id int PRIMARY KEY)");
     }
     pg::pool pool(config(pg_test::primary()));

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <libpq-fe.h>
+
 #include "pg_support.hpp"
 
 import sqlpool.postgres;
@@ -32,13 +34,13 @@ sqlpool::pool_config config(std::size_t max = 4) {
 }
 
 void make_table(const std::string& name) {
-    pg::connection conn({pg_test::primary()});
+    pg::connection conn(pg_test::primary());
     conn.exec("DROP TABLE IF EXISTS " + name + "; CREATE TABLE " + name +
               " (id int PRIMARY KEY, by_thread int)");
 }
 
 std::int64_t count_rows(const std::string& name) {
-    pg::connection conn({pg_test::primary()});
+    pg::connection conn(pg_test::primary());
     return conn.query_value<std::int64_t>("SELECT count(*) FROM " + name);
 }
 
@@ -159,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_borrowers_session_state_never_reaches_the_next) {
 BOOST_AUTO_TEST_CASE(a_killed_backend_is_retired_and_the_runner_goes_on) {
     pg::pool pool(config(2));
     make_table("pool_kill");
-    pg::connection killer({pg_test::primary()});
+    pg::connection killer(pg_test::primary());
     int attempts = 0;
     pg::write(pool, [&](pg::connection& conn) {
         if (++attempts == 1)

@@ -14,7 +14,7 @@ namespace pg = sqlpool::postgres;
 
 namespace {
 struct table {
-    pg::connection conn{{pg_test::primary()}};
+    pg::connection conn{pg_test::primary()};
     table() { conn.exec("DROP TABLE IF EXISTS tx_rows; CREATE TABLE tx_rows (id int PRIMARY KEY)"); }
     std::int64_t count() { return conn.query_value<std::int64_t>("SELECT count(*) FROM tx_rows"); }
 };
@@ -67,10 +67,10 @@ BOOST_FIXTURE_TEST_CASE(savepoints_nest_and_undo_only_their_part, table) {
     auto tx = conn.begin();
     conn.exec("INSERT INTO tx_rows VALUES ($1)", 1);
     {
-        auto outer = tx.make_savepoint();
+        auto outer = tx.savepoint();
         conn.exec("INSERT INTO tx_rows VALUES ($1)", 2);
         {
-            auto inner = tx.make_savepoint();
+            auto inner = tx.savepoint();
             BOOST_CHECK_THROW(conn.exec("INSERT INTO tx_rows VALUES ($1)", 1), sqlpool::server_error);
             BOOST_CHECK_THROW(outer.release(), sqlpool::transaction_error); // not the innermost
             inner.rollback(); // the failed statement is undone; the transaction goes on
@@ -78,7 +78,7 @@ BOOST_FIXTURE_TEST_CASE(savepoints_nest_and_undo_only_their_part, table) {
         outer.release();
     }
     {
-        auto undone = tx.make_savepoint();
+        auto undone = tx.savepoint();
         conn.exec("INSERT INTO tx_rows VALUES ($1)", 3);
     } // rolled back by its destructor
     tx.commit();
