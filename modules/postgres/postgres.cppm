@@ -16,3 +16,4 @@ export import :source;
 export import :pool;
 export import :runner;
 export import :read_write_pool;
+export import :migrations;

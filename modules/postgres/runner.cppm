@@ -13,16 +13,27 @@ import :transaction;
 
 namespace sqlpool::postgres::detail {
 
+// A read-only transaction commits nothing: its lost COMMIT answer is a lost connection, which
+// the runner may run again; a read-write one stays commit_unknown_error.
+inline void commit(transaction& tx, access_mode access) {
+    try {
+        tx.commit();
+    } catch (const commit_unknown_error& lost) {
+        if (access == access_mode::read_write) throw;
+        throw connection_lost_error(lost.sqlstate(), lost.server_message(), lost.sql());
+    }
+}
+
 template <class F>
 auto run_once(connection& conn, isolation_level level, access_mode access, F& fn)
     -> std::invoke_result_t<F&, connection&> {
     transaction tx = conn.begin(level, access);
     if constexpr (std::is_void_v<std::invoke_result_t<F&, connection&>>) {
         fn(conn);
-        tx.commit();
+        commit(tx, access);
     } else {
         auto result = fn(conn);
-        tx.commit();
+        commit(tx, access);
         return result;
     }
 }
