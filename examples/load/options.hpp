@@ -1,9 +1,11 @@
 // sqlpool-load's command line: every flag, its default, and a parser that names what is wrong.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -131,67 +133,99 @@ inline double parse_ratio(std::string_view flag, std::string_view text) {
     return value;
 }
 
+// A flag without a value; false when `flag` is not one.
+inline bool set_switch(options& o, std::string_view flag) {
+    if (flag == "--help" || flag == "-h")
+        o.help = true;
+    else if (flag == "--json")
+        o.json = true;
+    else if (flag == "--no-progress")
+        o.progress = false;
+    else if (flag == "--lenient-config")
+        o.lenient_config = true;
+    else
+        return false;
+    return true;
+}
+
+// A flag with a number; false when `flag` is not one.
+inline bool set_number(options& o, std::string_view flag, std::string_view value) {
+    if (flag == "--threads")
+        o.threads = static_cast<unsigned>(parse_count(flag, value, 1, 1024));
+    else if (flag == "--duration")
+        o.duration = parse_duration(flag, value);
+    else if (flag == "--operations")
+        o.operations = parse_count(flag, value, 0, UINT64_MAX / 2);
+    else if (flag == "--read-ratio")
+        o.read_ratio = parse_ratio(flag, value);
+    else if (flag == "--rows")
+        o.rows = parse_count(flag, value, 1, 100'000'000);
+    else if (flag == "--min-connections")
+        o.min_connections = parse_count(flag, value, 0, 100'000);
+    else if (flag == "--max-connections")
+        o.max_connections = parse_count(flag, value, 1, 100'000);
+    else
+        return false;
+    return true;
+}
+
+// A flag with text that may not be empty; false when `flag` is not one.
+inline bool set_text(options& o, std::string_view flag, std::string_view value) {
+    if (flag != "--database") return false;
+    if (value.empty()) throw usage_error("--database needs a path");
+    o.database = std::string(value);
+    return true;
+}
+
+// A flag with a choice or free text; false when `flag` is not one.
+inline bool set_choice(options& o, std::string_view flag, std::string_view value) {
+    if (flag == "--policy") {
+        o.policy = std::string(value);
+        bool known = false;
+        for (auto name : policy_names) known = known || name == o.policy;
+        if (!known)
+            throw usage_error("--policy: unknown policy set '" + o.policy +
+                              "' (use default, fast, checked or split)");
+    } else if (flag == "--config") {
+        o.config = std::string(value);
+    } else if (flag == "--via") {
+        if (value != "runner" && value != "direct")
+            throw usage_error("--via: unknown way '" + std::string(value) + "' (use runner or direct)");
+        o.runner = value == "runner";
+    } else {
+        return false;
+    }
+    return true;
+}
+
+inline constexpr std::string_view flags_with_values[] = {
+    "--database",        "--threads",         "--duration", "--operations", "--read-ratio", "--rows",
+    "--min-connections", "--max-connections", "--policy",   "--config",     "--via"};
+
 } // namespace detail
 
 // Parses argv; throws usage_error naming the flag and what is wrong with it.
 inline options parse(const std::vector<std::string_view>& args) {
     options o;
     for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string_view flag = args[i];
+        const std::string_view arg = args[i];
+        std::string_view flag = arg;
         std::optional<std::string_view> inline_value;
         if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
             inline_value = flag.substr(eq + 1);
             flag = flag.substr(0, eq);
         }
-        const auto value = [&]() -> std::string_view {
-            if (inline_value) return *inline_value;
-            if (i + 1 >= args.size()) throw usage_error(std::string(flag) + " needs a value");
-            return args[++i];
-        };
-        if (flag == "--help" || flag == "-h")
-            o.help = true;
-        else if (flag == "--json")
-            o.json = true;
-        else if (flag == "--no-progress")
-            o.progress = false;
-        else if (flag == "--database") {
-            o.database = std::string(value());
-            if (o.database.empty()) throw usage_error("--database needs a path");
-        } else if (flag == "--threads")
-            o.threads = static_cast<unsigned>(detail::parse_count(flag, value(), 1, 1024));
-        else if (flag == "--duration")
-            o.duration = detail::parse_duration(flag, value());
-        else if (flag == "--operations")
-            o.operations = detail::parse_count(flag, value(), 0, UINT64_MAX / 2);
-        else if (flag == "--read-ratio")
-            o.read_ratio = detail::parse_ratio(flag, value());
-        else if (flag == "--rows")
-            o.rows = detail::parse_count(flag, value(), 1, 100'000'000);
-        else if (flag == "--min-connections")
-            o.min_connections = detail::parse_count(flag, value(), 0, 100'000);
-        else if (flag == "--max-connections")
-            o.max_connections = detail::parse_count(flag, value(), 1, 100'000);
-        else if (flag == "--policy") {
-            o.policy = std::string(value());
-            bool known = false;
-            for (auto name : policy_names) known = known || name == o.policy;
-            if (!known)
-                throw usage_error("--policy: unknown policy set '" + o.policy +
-                                  "' (use default, fast, checked or split)");
-        } else if (flag == "--config") {
-            o.config = std::string(value());
-        } else if (flag == "--lenient-config") {
-            o.lenient_config = true;
-        } else if (flag == "--via") {
-            const auto way = value();
-            if (way == "runner")
-                o.runner = true;
-            else if (way == "direct")
-                o.runner = false;
-            else
-                throw usage_error("--via: unknown way '" + std::string(way) + "' (use runner or direct)");
-        } else
-            throw usage_error("unknown flag '" + std::string(args[i]) + "' (see --help)");
+        if (detail::set_switch(o, flag)) {
+            if (inline_value) throw usage_error(std::string(flag) + " takes no value");
+            continue;
+        }
+        if (std::ranges::find(detail::flags_with_values, flag) == std::end(detail::flags_with_values))
+            throw usage_error("unknown flag '" + std::string(arg) + "' (see --help)");
+        if (!inline_value && i + 1 >= args.size()) throw usage_error(std::string(flag) + " needs a value");
+        const std::string_view value = inline_value ? *inline_value : args[++i];
+        if (!detail::set_number(o, flag, value) && !detail::set_text(o, flag, value) &&
+            !detail::set_choice(o, flag, value))
+            throw usage_error("unknown flag '" + std::string(arg) + "' (see --help)");
     }
     return o;
 }
