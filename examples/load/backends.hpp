@@ -10,4 +10,8 @@ namespace load {
 // run before the load).
 int run_sqlite(const options& o, const sqlpool::database_options& options);
 
+// PostgreSQL: the server of o.conninfo (with --policy split, reads on the standby of
+// o.standby_conninfo), with `config`'s pool keys. Only in a build with SQLPOOL_WITH_POSTGRES.
+int run_postgres(const options& o, const sqlpool::pool_config& config);
+
 } // namespace load
