@@ -67,6 +67,8 @@ using ::sqlite3_stmt;
 #include <thread>
 #include <vector>
 
+#include "peers_common.hpp"
+
 import sqlpool;
 
 // ---- a counting global allocator (P5) -----------------------------------------------------------
@@ -141,28 +143,11 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
+using namespace peers;
 
-constexpr std::int64_t table_rows = 10'000;
-constexpr std::size_t pooled_connections = 4;
 constexpr int busy_timeout_ms = 2000;
 constexpr const char* select_sql = "SELECT v FROM kv WHERE id = ?";
 constexpr const char* insert_sql = "INSERT INTO ins(v) VALUES(?)";
-
-enum class workload { acquire, select, insert };
-constexpr workload all_workloads[] = {workload::acquire, workload::select, workload::insert};
-
-const char* to_string(workload w) {
-    switch (w) {
-    case workload::acquire:
-        return "acquire";
-    case workload::select:
-        return "select";
-    case workload::insert:
-        return "insert";
-    }
-    return "?";
-}
 
 const char* title(workload w) {
     switch (w) {
@@ -175,26 +160,6 @@ const char* title(workload w) {
     }
     return "?";
 }
-
-// A busy error that reached the caller (counted apart from other errors).
-struct busy_failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// Point-select keys: a cheap xorshift generator, different per thread.
-class key_stream {
-public:
-    explicit key_stream(std::uint64_t seed) : state_(0x9E3779B97F4A7C15ULL * (seed + 1)) {}
-    std::int64_t next() noexcept {
-        state_ ^= state_ << 13;
-        state_ ^= state_ >> 7;
-        state_ ^= state_ << 17;
-        return static_cast<std::int64_t>(state_ % static_cast<std::uint64_t>(table_rows)) + 1;
-    }
-
-private:
-    std::uint64_t state_;
-};
 
 // ---- raw SQLite, for the hand-written contenders ------------------------------------------------
 
@@ -328,11 +293,6 @@ struct cell_setup {
     std::size_t connections;
 };
 
-struct extra_counts {
-    std::uint64_t busy_surfaced = 0;
-    std::uint64_t busy_retried = 0;
-};
-
 // The limit: one connection per thread, statements prepared once, no pool at all.
 struct limit_contender {
     static constexpr const char* key = "limit";
@@ -400,86 +360,46 @@ struct sqlpool_split : sqlpool_contender<split_pool> {
     using sqlpool_contender::sqlpool_contender;
 };
 
-// The pool a user writes in an afternoon: a vector of connections, a mutex and a condition variable.
-class mutex_vector_pool {
-public:
-    mutex_vector_pool(const std::string& path, std::size_t size) {
-        for (std::size_t i = 0; i < size; ++i) all_.push_back(std::make_unique<prepared_connection>(path));
-        for (auto& c : all_) idle_.push_back(c.get());
-    }
-    prepared_connection* acquire() {
-        std::unique_lock lock(mutex_);
-        available_.wait(lock, [&] { return !idle_.empty(); });
-        prepared_connection* c = idle_.back();
-        idle_.pop_back();
-        return c;
-    }
-    void release(prepared_connection* c) {
-        {
-            const std::lock_guard lock(mutex_);
-            idle_.push_back(c);
-        }
-        available_.notify_one();
-    }
-
-    class guard {
-    public:
-        explicit guard(mutex_vector_pool& pool) : pool_(pool), conn_(pool.acquire()) {}
-        guard(const guard&) = delete;
-        guard& operator=(const guard&) = delete;
-        ~guard() { pool_.release(conn_); }
-        prepared_connection* operator->() const { return conn_; }
-
-    private:
-        mutex_vector_pool& pool_;
-        prepared_connection* conn_;
-    };
-
-private:
-    std::vector<std::unique_ptr<prepared_connection>> all_;
-    std::mutex mutex_;
-    std::condition_variable available_;
-    std::vector<prepared_connection*> idle_;
-};
+using sqlite_mutex_pool = mutex_vector_pool<prepared_connection>;
 
 struct mutex_pool_cached {
     static constexpr const char* key = "mutex-pool-cached";
     static constexpr const char* label = "mutex+condvar vector pool, stmt cached";
     static bool supports(workload) { return true; }
-    explicit mutex_pool_cached(const cell_setup& s) : pool(s.database, s.connections) {}
+    explicit mutex_pool_cached(const cell_setup& s) : pool(s.connections, s.database) {}
     struct local {};
     local make_local() { return {}; }
-    void acquire_release(local&) { const mutex_vector_pool::guard c(pool); }
+    void acquire_release(local&) { const sqlite_mutex_pool::guard c(pool); }
     std::int64_t select(local&, std::int64_t id) {
-        const mutex_vector_pool::guard c(pool);
+        const sqlite_mutex_pool::guard c(pool);
         return c->point_select(id);
     }
     void insert(local&, std::int64_t v) {
-        const mutex_vector_pool::guard c(pool);
+        const sqlite_mutex_pool::guard c(pool);
         c->insert_row(v);
     }
     extra_counts extra() const { return {}; }
-    mutex_vector_pool pool;
+    sqlite_mutex_pool pool;
 };
 
 struct mutex_pool_prepare {
     static constexpr const char* key = "mutex-pool-prepare";
     static constexpr const char* label = "mutex+condvar vector pool, stmt per op";
     static bool supports(workload w) { return w != workload::acquire; } // same as mutex-pool-cached
-    explicit mutex_pool_prepare(const cell_setup& s) : pool(s.database, s.connections) {}
+    explicit mutex_pool_prepare(const cell_setup& s) : pool(s.connections, s.database) {}
     struct local {};
     local make_local() { return {}; }
     void acquire_release(local&) {}
     std::int64_t select(local&, std::int64_t id) {
-        const mutex_vector_pool::guard c(pool);
+        const sqlite_mutex_pool::guard c(pool);
         return select_unprepared(c->db, id);
     }
     void insert(local&, std::int64_t v) {
-        const mutex_vector_pool::guard c(pool);
+        const sqlite_mutex_pool::guard c(pool);
         insert_unprepared(c->db, v);
     }
     extra_counts extra() const { return {}; }
-    mutex_vector_pool pool;
+    sqlite_mutex_pool pool;
 };
 
 // No pool: sqlite3_open_v2 + busy timeout, the operation, sqlite3_close.
@@ -628,47 +548,6 @@ struct poco_contender {
 
 // ---- the runner ---------------------------------------------------------------------------------
 
-struct options {
-    double seconds = 1.0;
-    double warmup = 0.25;
-    std::vector<int> threads{1, 8, 32};
-    std::vector<workload> workloads{std::begin(all_workloads), std::end(all_workloads)};
-    std::vector<std::string> only; // contender keys; empty = all
-    std::string csv;
-    bool p4 = true;
-    bool p5 = true;
-};
-
-struct cell_result {
-    std::string workload_name;
-    std::string key;
-    int threads = 0;
-    std::size_t connections = 0;
-    std::string status = "ok"; // ok, skipped, n/a, failed
-    double ops_per_sec = 0;
-    std::uint64_t ops = 0;
-    std::uint64_t errors = 0;
-    std::uint64_t busy = 0;         // busy errors that reached the caller
-    std::uint64_t busy_retried = 0; // retries inside sqlpool's write()
-    std::string note;
-
-    static cell_result make(std::string workload_name, std::string key, int threads,
-                            std::size_t connections) {
-        cell_result r;
-        r.workload_name = std::move(workload_name);
-        r.key = std::move(key);
-        r.threads = threads;
-        r.connections = connections;
-        return r;
-    }
-};
-
-struct alignas(64) thread_counters {
-    std::atomic<std::uint64_t> ops{0};
-    std::atomic<std::uint64_t> errors{0};
-    std::atomic<std::uint64_t> busy{0};
-};
-
 // Puts the WAL back into the database file, so every cell starts from the same state.
 void checkpoint(const std::string& path) {
     sqlite3* db = open_raw(path);
@@ -680,93 +559,26 @@ template <class C>
 cell_result run_cell(const cell_setup& setup, const options& opt) {
     auto result = cell_result::make(to_string(setup.work), C::key, setup.threads, setup.connections);
     checkpoint(setup.database);
-    std::optional<C> contender;
-    try {
-        contender.emplace(setup);
-    } catch (const std::exception& e) {
-        result.status = "failed";
-        result.note = e.what();
-        return result;
-    }
-    std::vector<thread_counters> counters(static_cast<std::size_t>(setup.threads));
-    std::atomic<int> ready{0};
-    std::atomic<bool> go{false};
-    std::atomic<bool> stop{false};
-    std::mutex failure_mutex;
-    std::string failure;
-    std::vector<std::thread> workers;
-    for (int t = 0; t < setup.threads; ++t) {
-        workers.emplace_back([&, t] {
-            auto& mine = counters[static_cast<std::size_t>(t)];
-            std::optional<typename C::local> local;
-            try {
-                local.emplace(contender->make_local());
-            } catch (const std::exception& e) {
-                const std::lock_guard lock(failure_mutex);
-                failure = e.what();
-            }
-            ready.fetch_add(1);
-            while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-            if (!local) return;
-            key_stream keys(static_cast<std::uint64_t>(t));
-            std::uint64_t ops = 0, errors = 0, busy = 0;
-            while (!stop.load(std::memory_order_relaxed)) {
-                try {
-                    switch (setup.work) {
-                    case workload::acquire:
-                        contender->acquire_release(*local);
-                        break;
-                    case workload::select: {
-                        const std::int64_t id = keys.next();
-                        if (contender->select(*local, id) != 3 * id + 1) ++errors;
-                        break;
-                    }
-                    case workload::insert:
-                        contender->insert(*local, static_cast<std::int64_t>(ops));
-                        break;
-                    }
-                    mine.ops.store(++ops, std::memory_order_relaxed);
-                } catch (const sqlpool::busy_error&) {
-                    mine.busy.store(++busy, std::memory_order_relaxed);
-                } catch (const busy_failure&) {
-                    mine.busy.store(++busy, std::memory_order_relaxed);
-                } catch (...) {
-                    mine.errors.store(++errors, std::memory_order_relaxed);
-                }
-            }
-        });
-    }
-    while (ready.load() != setup.threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    const auto sum = [&](std::atomic<std::uint64_t> thread_counters::* field) {
-        std::uint64_t total = 0;
-        for (auto& c : counters) total += (c.*field).load(std::memory_order_relaxed);
-        return total;
-    };
-    go.store(true, std::memory_order_release);
-    std::this_thread::sleep_for(std::chrono::duration<double>(opt.warmup));
-    const auto ops0 = sum(&thread_counters::ops);
-    const auto errors0 = sum(&thread_counters::errors);
-    const auto busy0 = sum(&thread_counters::busy);
-    const auto extra0 = contender->extra();
-    const auto t0 = steady::now();
-    std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
-    const auto ops1 = sum(&thread_counters::ops);
-    const auto t1 = steady::now();
-    const auto errors1 = sum(&thread_counters::errors);
-    const auto busy1 = sum(&thread_counters::busy);
-    const auto extra1 = contender->extra();
-    stop.store(true);
-    for (auto& w : workers) w.join();
-    if (!failure.empty()) {
-        result.status = "failed";
-        result.note = failure;
-        return result;
-    }
-    result.ops = ops1 - ops0;
-    result.ops_per_sec = static_cast<double>(result.ops) / std::chrono::duration<double>(t1 - t0).count();
-    result.errors = errors1 - errors0;
-    result.busy = (busy1 - busy0) + (extra1.busy_surfaced - extra0.busy_surfaced);
-    result.busy_retried = extra1.busy_retried - extra0.busy_retried;
+    measure_contender<C>(result, opt, setup,
+                         [&](C& contender, typename C::local& local, key_stream& keys, std::uint64_t n) {
+                             try {
+                                 switch (setup.work) {
+                                 case workload::acquire:
+                                     contender.acquire_release(local);
+                                     return true;
+                                 case workload::select: {
+                                     const std::int64_t id = keys.next();
+                                     return contender.select(local, id) == 3 * id + 1;
+                                 }
+                                 case workload::insert:
+                                     contender.insert(local, static_cast<std::int64_t>(n));
+                                     return true;
+                                 }
+                                 return true;
+                             } catch (const sqlpool::busy_error& e) {
+                                 throw busy_failure(e.what());
+                             }
+                         });
     return result;
 }
 
@@ -811,10 +623,6 @@ std::vector<contender_entry> contenders() {
     return list;
 }
 
-bool is_peer(std::string_view key) {
-    return !key.starts_with("sqlpool") && key != "limit";
-}
-
 // ---- the database -------------------------------------------------------------------------------
 
 void make_database(const std::string& path) {
@@ -835,7 +643,17 @@ void make_database(const std::string& path) {
     sqlite3_close_v2(db);
 }
 
-// ---- output -------------------------------------------------------------------------------------
+} // namespace
+
+// ---- output (shared with peers_postgres.cpp) ----------------------------------------------------
+
+namespace peers {
+
+namespace {
+bool is_peer(std::string_view key) {
+    return !key.starts_with("sqlpool") && key != "limit";
+}
+} // namespace
 
 std::string human(double ops) {
     char buffer[32];
@@ -854,46 +672,46 @@ std::string fixed(double value, int digits) {
     return buffer;
 }
 
-const cell_result* find_cell(const std::vector<cell_result>& results, std::string_view w,
-                             std::string_view key, int threads,
-                             std::size_t connections = pooled_connections) {
+const cell_result* find_cell(const std::vector<cell_result>& results, std::string_view workload_name,
+                             std::string_view key, int threads, std::size_t connections) {
     for (const auto& r : results)
-        if (r.workload_name == w && r.key == key && r.threads == threads && r.connections == connections)
+        if (r.workload_name == workload_name && r.key == key && r.threads == threads &&
+            r.connections == connections)
             return &r;
     return nullptr;
 }
 
-// The denominator of a cell's ratio: the limit, or for acquire the best peer at that thread count.
-std::optional<double> baseline(const std::vector<cell_result>& results, workload w, int threads) {
-    if (w != workload::acquire) {
-        const auto* limit = find_cell(results, to_string(w), "limit", threads);
+std::optional<double> baseline(const std::vector<cell_result>& results, std::string_view workload_name,
+                               int threads) {
+    if (workload_name != to_string(workload::acquire)) {
+        const auto* limit = find_cell(results, workload_name, "limit", threads);
         if (limit == nullptr || limit->status != "ok" || limit->ops_per_sec <= 0) return std::nullopt;
         return limit->ops_per_sec;
     }
     double best = 0;
     for (const auto& r : results)
-        if (r.workload_name == to_string(w) && r.threads == threads && r.connections == pooled_connections &&
+        if (r.workload_name == workload_name && r.threads == threads && r.connections == pooled_connections &&
             r.status == "ok" && is_peer(r.key))
             best = std::max(best, r.ops_per_sec);
     if (best <= 0) return std::nullopt;
     return best;
 }
 
-void print_table(const std::vector<cell_result>& results, const std::vector<contender_entry>& list,
-                 workload w, const options& opt) {
-    std::printf("\n== %s\n", title(w));
+void print_table(const std::vector<cell_result>& results, std::span<const table_row> rows,
+                 std::string_view workload_name, std::string_view title, const options& opt) {
+    std::printf("\n== %.*s\n", static_cast<int>(title.size()), title.data());
     std::printf("%-52s", "contender");
     for (const int t : opt.threads)
         std::printf("  %24s", (std::to_string(t) + (t == 1 ? " thread" : " threads")).c_str());
     std::printf("\n");
-    for (const auto& c : list) {
+    for (const auto& c : rows) {
         bool any = false;
         std::string line;
         char cell[64];
         std::snprintf(cell, sizeof cell, "%-52s", c.label);
         line += cell;
         for (const int t : opt.threads) {
-            const auto* r = find_cell(results, to_string(w), c.key, t);
+            const auto* r = find_cell(results, workload_name, c.key, t);
             std::string text;
             if (r == nullptr) {
                 text = "";
@@ -904,7 +722,7 @@ void print_table(const std::vector<cell_result>& results, const std::vector<cont
             } else if (r->status != "ok") {
                 text = "FAILED";
             } else {
-                const auto base = baseline(results, w, t);
+                const auto base = baseline(results, workload_name, t);
                 text = human(r->ops_per_sec) + (base ? " (" + fixed(r->ops_per_sec / *base, 2) + ")" : "");
                 if (r->errors + r->busy != 0) text += " E" + std::to_string(r->errors + r->busy);
             }
@@ -915,8 +733,19 @@ void print_table(const std::vector<cell_result>& results, const std::vector<cont
         if (any) std::printf("%s\n", line.c_str());
     }
     for (const auto& r : results)
-        if (r.workload_name == to_string(w) && r.status == "failed")
+        if (r.workload_name == workload_name && r.status == "failed")
             std::printf("   %s at %d threads failed: %s\n", r.key.c_str(), r.threads, r.note.c_str());
+}
+
+} // namespace peers
+
+namespace {
+
+void print_table(const std::vector<cell_result>& results, const std::vector<contender_entry>& list,
+                 workload w, const options& opt) {
+    std::vector<table_row> rows;
+    for (const auto& c : list) rows.push_back({c.key, c.label});
+    peers::print_table(results, rows, to_string(w), title(w), opt);
 }
 
 void write_csv(const std::string& file, const std::vector<cell_result>& results) {
@@ -925,13 +754,13 @@ void write_csv(const std::string& file, const std::vector<cell_result>& results)
            "busy_retried\n";
     for (const auto& r : results) {
         std::string ratio, ratio_to;
-        workload w = workload::acquire;
-        for (const auto candidate : all_workloads)
-            if (r.workload_name == to_string(candidate)) w = candidate;
         if (r.status == "ok" && r.connections == pooled_connections) {
-            if (const auto base = baseline(results, w, r.threads)) {
+            // P4's rows (p4_acquire) have their ratio to acquire's best peer.
+            const std::string_view name = r.workload_name == "p4_acquire" ? std::string_view("acquire")
+                                                                          : std::string_view(r.workload_name);
+            if (const auto base = baseline(results, name, r.threads)) {
                 ratio = fixed(r.ops_per_sec / *base, 4);
-                ratio_to = w == workload::acquire ? "best_peer" : "limit";
+                ratio_to = name == to_string(workload::acquire) ? "best_peer" : "limit";
             }
         }
         out << r.workload_name << ',' << r.key << ',' << r.threads << ',' << r.connections << ',' << r.status
@@ -1004,12 +833,28 @@ p5_result measure_memory(const std::string& path) {
 // ---- main ---------------------------------------------------------------------------------------
 
 [[noreturn]] void usage(int status) {
-    std::printf("usage: sqlpool-bench-peers [--seconds S] [--warmup S] [--threads 1,8,32] [--workloads "
-                "acquire,select,insert]\n"
-                "                           [--only KEY,...] [--csv FILE] [--no-p4] [--no-p5]\n"
-                "contender keys: limit sqlpool-default sqlpool-fastest sqlpool-split mutex-pool-cached "
-                "mutex-pool-prepare\n"
-                "                soci poco open-per-op\n");
+    std::printf(
+        "usage: sqlpool-bench-peers [--seconds S] [--warmup S] [--operations N] [--threads 1,8,32]\n"
+        "                           [--workloads acquire,select,insert] [--only KEY,...] [--csv FILE]\n"
+        "                           [--no-p4] [--no-p5] [--no-sqlite] [--postgres CONNINFO | "
+        "--postgres-cluster]\n"
+        "contender keys: limit sqlpool-default sqlpool-fastest sqlpool-split mutex-pool-cached "
+        "mutex-pool-prepare\n"
+        "                soci poco open-per-op (PostgreSQL: limit sqlpool-default mutex-pool-cached "
+        "open-per-op)\n"
+        "--operations N       each thread runs N operations instead of --seconds, no warm-up "
+        "(callgrind)\n"
+        "--no-sqlite          skip the SQLite tables, P4 and P5\n"
+        "--postgres CONNINFO  add the PostgreSQL section (select and insert) against this libpq "
+        "conninfo;\n"
+        "                     it makes and drops the tables sqlpool_bench_kv and sqlpool_bench_ins "
+        "there\n"
+        "--postgres-cluster   the same against a throw-away server that tests/postgres/pg-cluster "
+        "starts\n"
+        "                     (primary only, loopback TCP) and stops\n");
+#if !defined(SQLPOOL_BENCH_HAVE_POSTGRES)
+    std::printf("(this build has no sqlpool.postgres: the PostgreSQL flags fail)\n");
+#endif
     std::exit(status);
 }
 
@@ -1087,17 +932,38 @@ options parse(int argc, char** argv) {
             opt.p4 = false;
         } else if (flag == "--no-p5") {
             opt.p5 = false;
+        } else if (flag == "--no-sqlite") {
+            opt.sqlite = false;
+        } else if (flag == "--operations") {
+            const std::string text = value();
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), opt.operations);
+            if (ec != std::errc{} || end != text.data() + text.size() || opt.operations == 0) {
+                std::fprintf(stderr, "--operations: '%s' is not a positive count\n", text.c_str());
+                usage(2);
+            }
+        } else if (flag == "--postgres") {
+            opt.postgres = value();
+        } else if (flag == "--postgres-cluster") {
+            opt.postgres_cluster = true;
         } else {
             std::fprintf(stderr, "unknown flag '%s'\n", argv[i]);
             usage(2);
         }
     }
     if (!warmup_set) opt.warmup = std::min(0.25, opt.seconds / 4);
+    if (!opt.sqlite) opt.p4 = opt.p5 = false;
+    if (!opt.postgres.empty() && opt.postgres_cluster) {
+        std::fprintf(stderr, "--postgres and --postgres-cluster: one or the other\n");
+        usage(2);
+    }
+#if !defined(SQLPOOL_BENCH_HAVE_POSTGRES)
+    if (!opt.postgres.empty() || opt.postgres_cluster) {
+        std::fprintf(stderr, "this sqlpool-bench-peers was built without sqlpool.postgres "
+                             "(configure with SQLPOOL_WITH_POSTGRES=ON and libpq-dev installed)\n");
+        std::exit(2);
+    }
+#endif
     return opt;
-}
-
-bool selected(const options& opt, std::string_view key) {
-    return opt.only.empty() || std::ranges::find(opt.only, key) != opt.only.end();
 }
 
 void raise_file_limit() {
@@ -1107,12 +973,6 @@ void raise_file_limit() {
         setrlimit(RLIMIT_NOFILE, &limit);
     }
 }
-
-struct verdict {
-    std::string name;
-    bool met;
-    std::string detail;
-};
 
 } // namespace
 
@@ -1128,14 +988,14 @@ int main(int argc, char** argv) {
     const std::string path = (dir / "peers.db").string();
     int status = 0;
     try {
-        make_database(path);
+        if (opt.sqlite) make_database(path);
         const auto list = contenders();
         std::vector<cell_result> results;
         std::printf("sqlpool-bench-peers: %.2f s per cell after %.2f s warm-up, %zu pooled connections, "
                     "SQLite %s, %u hardware threads\n",
                     opt.seconds, opt.warmup, pooled_connections, sqlite3_libversion(),
                     std::thread::hardware_concurrency());
-        for (const auto w : opt.workloads) {
+        for (const auto w : opt.sqlite ? opt.workloads : std::vector<workload>{}) {
             for (const auto& c : list) {
                 if (!selected(opt, c.key)) continue;
                 for (const int t : opt.threads) {
@@ -1199,10 +1059,14 @@ int main(int argc, char** argv) {
                             m.sqlite_per_connection);
         }
 
+#if defined(SQLPOOL_BENCH_HAVE_POSTGRES)
+        if (!opt.postgres.empty() || opt.postgres_cluster) run_postgres(opt, results, verdicts);
+#endif
+
         // Targets
         const auto ratio_of = [&](workload w, std::string_view key, int t) -> std::optional<double> {
             const auto* r = find_cell(results, to_string(w), key, t);
-            const auto base = baseline(results, w, t);
+            const auto base = baseline(results, to_string(w), t);
             if (r == nullptr || r->status != "ok" || !base) return std::nullopt;
             return r->ops_per_sec / *base;
         };

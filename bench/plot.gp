@@ -1,7 +1,8 @@
 # Plots sqlpool-bench-peers' CSV: throughput against threads, one line per contender, one PNG per
 # workload. Usage (from the repository root):
 #   gnuplot -e "csv='build/bench/peers.csv'; outdir='docs'" bench/plot.gp
-# writes outdir/benchmarks-acquire.png, -select.png and -insert.png.
+# writes outdir/benchmarks-acquire.png, -select.png and -insert.png, and benchmarks-postgres.png
+# (select and insert side by side) when the CSV has the PostgreSQL section (--postgres).
 if (!exists("csv")) csv = 'build/bench/peers.csv'
 if (!exists("outdir")) outdir = 'docs'
 if (!exists("widen")) widen = 'bench/widen.awk'
@@ -44,4 +45,30 @@ do for [w in titles] {
         set output
         print sprintf("wrote %s/benchmarks-%s.png", outdir, w)
     }
+}
+
+# The PostgreSQL section: both workloads in one PNG.
+pg_header = system(sprintf("awk -F, -v w=pg_select -v conns=4 -f '%s' '%s' | head -n1", widen, csv))
+if (words(pg_header) >= 2) {
+    set terminal pngcairo size 1400,620 enhanced font "DejaVu Sans,11"
+    set output sprintf("%s/benchmarks-postgres.png", outdir)
+    set key below horizontal noenhanced box
+    unset xlabel
+    set multiplot layout 1,2 \
+        title "PostgreSQL over loopback TCP, same machine: threads 1, 8, 32; 4 pooled connections, the limit one PGconn per thread"
+    do for [w in "pg_select pg_insert"] {
+        data = sprintf("< awk -F, -v w=%s -v conns=4 -f '%s' '%s'", w, widen, csv)
+        header = system(sprintf("awk -F, -v w=%s -v conns=4 -f '%s' '%s' | head -n1", w, widen, csv))
+        columns = words(header)
+        if (w eq "pg_select") { set title "point SELECT by primary key, 10,000 rows" }
+        if (w eq "pg_insert") { set title "single-row insert, own transaction (fsync on)" }
+        if (columns >= 2) {
+            plot for [i=2:columns] data using 1:i with linespoints linewidth 2 pointsize 1.2 \
+                linecolor rgb color(word(header, i)) pointtype point(word(header, i)) \
+                dashtype dash(word(header, i)) title word(header, i)
+        }
+    }
+    unset multiplot
+    set output
+    print sprintf("wrote %s/benchmarks-postgres.png", outdir)
 }
