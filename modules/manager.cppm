@@ -1,24 +1,16 @@
-// pool_manager: one pool per database file, whatever the spelling of its path.
+// pool_manager: one pool per database, whatever the spelling of its name (a SQLite file's path,
+// a PostgreSQL conninfo): database_traits<Source>::key() says which spellings are one database.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:manager;
 import :errors;
 import :sqlite;
+import :database_traits;
 import :config;
 import :config_text;
 import :pool;
 
 namespace sqlpool::detail {
-
-// The key that every spelling of one file shares: absolute, with `.`, `..` and symlinks resolved
-// (as far as the path exists; the rest is normalised lexically). In-memory databases keep their name.
-inline std::string canonical_database(const std::string& database) {
-    if (is_memory_path(database) || database.starts_with("file:")) return database;
-    std::error_code error;
-    auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(database, error), error);
-    if (error) return std::filesystem::absolute(database).lexically_normal().string();
-    return path.string();
-}
 
 // Each field whose text differs, as "field: existing vs requested".
 inline std::vector<std::string> config_differences(const pool_config& existing,
@@ -36,7 +28,7 @@ inline std::vector<std::string> config_differences(const pool_config& existing,
             limits +=
                 (limits.empty() ? "" : ",") + write_enum(which, limit_names) + "=" + std::to_string(value);
         fields["limits"] = "[" + limits + "]";
-        fields.erase("database"); // compared by canonical path instead
+        fields.erase("database"); // compared by key instead
         return fields;
     };
     const auto a = field_map(existing);
@@ -89,8 +81,9 @@ inline std::vector<std::string> hook_differences(const pool_config& existing, co
 
 export namespace sqlpool {
 
-// Pools keyed by canonical database path: relative and absolute spellings, `./`, `..` and symlinks
-// of one file share one pool. Thread-safe. Pools are shared_ptrs: a pool that close() removed
+// Pools keyed by database: relative and absolute spellings, `./`, `..` and symlinks of one SQLite
+// file share one pool, as do the spellings of one PostgreSQL conninfo (keyword order, URI or
+// keyword/value form). Thread-safe. Pools are shared_ptrs: a pool that close() removed
 // stays valid for whoever still holds it (and refuses new acquires).
 template <class Pool = pool>
 class basic_pool_manager {
@@ -106,7 +99,7 @@ public:
     // differs from the existing pool's is a config_error naming each differing field's two values.
     // Concurrent calls for one path create exactly one pool; the pool opens outside the manager's lock.
     std::shared_ptr<Pool> get_or_create(const pool_config& config) {
-        const std::string key = detail::canonical_database(config.database);
+        const std::string key = key_of(config.database);
         std::promise<std::shared_ptr<Pool>> promise;
         std::shared_future<std::shared_ptr<Pool>> existing;
         {
@@ -144,7 +137,7 @@ public:
         std::shared_future<std::shared_ptr<Pool>> pending;
         {
             std::lock_guard lock(mutex_);
-            const auto found = pools_.find(detail::canonical_database(database));
+            const auto found = pools_.find(key_of(database));
             if (found == pools_.end()) return nullptr;
             pending = found->second.pool;
         }
@@ -160,7 +153,7 @@ public:
         std::shared_future<std::shared_ptr<Pool>> pending;
         {
             std::lock_guard lock(mutex_);
-            const auto found = pools_.find(detail::canonical_database(database));
+            const auto found = pools_.find(key_of(database));
             if (found == pools_.end()) return false;
             pending = found->second.pool;
             pools_.erase(found);
@@ -184,6 +177,10 @@ public:
     }
 
 private:
+    static std::string key_of(const std::string& database) {
+        return database_traits<typename Pool::source_type>::key(database);
+    }
+
     struct entry {
         pool_config config;
         std::shared_future<std::shared_ptr<Pool>> pool;

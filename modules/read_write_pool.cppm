@@ -61,6 +61,7 @@ template <class Pool = pool>
 class read_write_pool {
 public:
     using pool_type = Pool;
+    using source_type = typename Pool::source_type;
 
     // Validates `config` (config_error lists every problem), opens the writer (which creates the
     // file when the mode allows), then min_connections readers.

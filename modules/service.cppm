@@ -1,16 +1,16 @@
 // database: a service over one pool with a lifecycle, schema migrations and validation, and a
-// high-level read/write API.
+// high-level read/write API. What depends on the database (SQLite's or PostgreSQL's) comes from
+// database_traits<Pool::source_type>.
 module;
 #include "detail/gmf.hpp"
 export module sqlpool:service;
 import :errors;
 import :deadline;
-import :sqlite;
 import :config;
 import :stats;
 import :transaction;
 import :lease;
-import :sqlite_source;
+import :database_traits;
 import :pool;
 import :service_gate;
 import :component;
@@ -21,7 +21,13 @@ export namespace sqlpool {
 
 template <class Pool = pool>
 class basic_database {
+    using traits = database_traits<typename Pool::source_type>;
+
 public:
+    // What read() and write() hand to the caller's function: sqlpool::connection on SQLite,
+    // sqlpool::postgres::connection on PostgreSQL.
+    using connection_type = typename traits::connection_type;
+
     explicit basic_database(database_options options) : options_(std::move(options)) {
         std::vector<std::string> problems = options_.pool.validate();
         int previous = 0;
@@ -93,59 +99,41 @@ public:
         return report;
     }
 
-    template <std::invocable<connection&> F>
-    // fn may run again after a retry, so it is never forwarded.
-    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    template <std::invocable<connection_type&> F>
     auto write(F&& fn, std::source_location where = std::source_location::current())
-        -> std::invoke_result_t<F&, connection&> {
-        detail::service_call call(gate_, "write");
-        return call.pool().write(std::forward<F>(fn), where);
+        -> std::invoke_result_t<F&, connection_type&> {
+        return write(deadline{}, std::forward<F>(fn), where);
     }
-
-    template <std::invocable<connection&> F>
-    // fn may run again after a retry, so it is never forwarded.
-    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    template <std::invocable<connection_type&> F>
     auto read(F&& fn, std::source_location where = std::source_location::current())
-        -> std::invoke_result_t<F&, connection&> {
-        detail::service_call call(gate_, "read");
-        return call.pool().read(std::forward<F>(fn), where);
+        -> std::invoke_result_t<F&, connection_type&> {
+        return read(deadline{}, std::forward<F>(fn), where);
     }
 
     // write() and read() within a deadline (see basic_pool::write(limit, fn)).
-    template <std::invocable<connection&> F>
-    // fn may run again after a retry, so it is never forwarded.
-    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    template <std::invocable<connection_type&> F>
     auto write(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
-        -> std::invoke_result_t<F&, connection&> {
+        -> std::invoke_result_t<F&, connection_type&> {
         detail::service_call call(gate_, "write");
-        return call.pool().write(limit, std::forward<F>(fn), where);
+        return traits::write(call.pool(), limit, std::forward<F>(fn), where);
     }
-    template <std::invocable<connection&> F>
-    // fn may run again after a retry, so it is never forwarded.
-    // NOLINTNEXTLINE(cppcoreguidelines-missing-std-forward)
+    template <std::invocable<connection_type&> F>
     auto read(const deadline& limit, F&& fn, std::source_location where = std::source_location::current())
-        -> std::invoke_result_t<F&, connection&> {
+        -> std::invoke_result_t<F&, connection_type&> {
         detail::service_call call(gate_, "read");
-        return call.pool().read(limit, std::forward<F>(fn), where);
+        return traits::read(call.pool(), limit, std::forward<F>(fn), where);
     }
 
     // Runs one statement through write(); returns the number of rows it changed.
-    template <bindable... Args>
+    template <class... Args>
     std::int64_t exec(std::string_view sql, const Args&... args) {
-        return write([&](connection& c) {
-            c.exec(sql, args...);
-            return c.changes();
-        });
+        return write([&](connection_type& c) { return traits::exec(c, sql, args...); });
     }
 
     // All rows of a query, read in one transaction.
-    template <column_type... Ts, bindable... Args>
+    template <class... Ts, class... Args>
     std::vector<std::tuple<Ts...>> query(std::string_view sql, const Args&... args) {
-        return read([&](connection& c) {
-            std::vector<std::tuple<Ts...>> rows;
-            for (auto& row : c.template query<Ts...>(sql, args...)) rows.push_back(row);
-            return rows;
-        });
+        return read([&](connection_type& c) { return traits::template query<Ts...>(c, sql, args...); });
     }
 
     // The running pool's figures; when not running, those the pool had when it stopped (zero
@@ -187,11 +175,11 @@ public:
         return call.pool().connections();
     }
 
-    // The schema version of the file (PRAGMA user_version).
+    // The schema version the database records (SQLite: PRAGMA user_version; PostgreSQL: the
+    // sqlpool_schema table).
     [[nodiscard]] int schema_version() {
-        return read([](connection& c) {
-            return static_cast<int>(c.query_value<std::int64_t>("PRAGMA user_version"));
-        });
+        detail::service_call call(gate_, "schema_version");
+        return traits::schema_version(call.pool());
     }
 
     // The running pool, shared: it stays valid after stop() closes it (acquire() then throws
@@ -212,75 +200,22 @@ private:
     }
 
     // What health() compares with: the file the pool opened, and its figures after migrating.
-    void watch(Pool& p) {
-        lease conn = p.acquire();
-        health_.started({conn->filename(), conn->identity()}, p.stats());
-    }
+    void watch(Pool& p) { health_.started(traits::watched(p), p.stats()); }
 
     std::shared_ptr<Pool> open_pool() {
-        pool_config config = options_.pool;
-        if (!options_.create_if_missing) {
-            if (!is_memory_path(config.database) && !std::filesystem::exists(config.database))
-                throw schema_error("database file '" + config.database +
-                                   "' does not exist and creating it is not allowed");
-            if (config.mode == open_mode::read_write_create) config.mode = open_mode::read_write;
-        }
-        return std::make_shared<Pool>(std::move(config));
+        return std::make_shared<Pool>(traits::prepare(options_.pool, options_.create_if_missing));
     }
 
-    // Each pending migration in its own write() transaction (IMMEDIATE), re-reading the version
-    // inside it, so that two processes starting on one new file apply each migration exactly once.
     void migrate(Pool& p) {
-        const auto& migrations = options_.schema.migrations;
-        const int newest = migrations.empty() ? 0 : migrations.back().version;
-        if (const int found = p.read(user_version); found > newest)
-            throw schema_error("database '" + options_.pool.database + "' has schema version " +
-                               std::to_string(found) + ", newer than the " + std::to_string(newest) +
-                               " this program knows; refusing to start");
-        for (const auto& m : migrations) p.write([&](connection& c) { apply(c, m); });
-    }
-
-    static int user_version(connection& c) {
-        return static_cast<int>(c.query_value<std::int64_t>("PRAGMA user_version"));
-    }
-
-    // Inside the write transaction; a busy_error passes through so that write() retries it.
-    static void apply(connection& c, const migration& m) {
-        if (user_version(c) >= m.version) return; // applied already
-        try {
-            c.exec(m.sql);
-            c.exec("PRAGMA user_version = " + std::to_string(m.version));
-        } catch (const busy_error&) {
-            throw;
-        } catch (const sqlite_error& e) {
-            throw schema_error("migration " + std::to_string(m.version) + " (" + m.description +
-                               ") failed and was rolled back: " + e.sqlite_message());
-        }
+        traits::migrate(p, options_.schema.migrations, traits::describe(options_.pool.database));
     }
 
     void validate(Pool& p) {
-        lease conn = p.acquire();
-        std::vector<std::string> missing;
-        for (const auto& table : options_.schema.tables) {
-            const auto exists = conn->query_value<std::int64_t>(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", table.name);
-            if (exists == 0) {
-                missing.push_back("table '" + table.name + "'");
-                continue;
-            }
-            std::vector<std::string> columns;
-            for (const auto& [name] :
-                 conn->query<std::string>("SELECT name FROM pragma_table_info(?)", table.name))
-                columns.push_back(name);
-            for (const auto& column : table.columns)
-                if (std::ranges::find(columns, column) == columns.end())
-                    missing.push_back("column '" + table.name + "." + column + "'");
-        }
-        if (!missing.empty()) {
-            std::string text = "schema of '" + options_.pool.database + "' lacks ";
-            for (std::size_t i = 0; i < missing.size(); ++i) text += (i == 0 ? "" : ", ") + missing[i];
-            throw schema_error(text);
-        }
+        const auto missing = traits::missing(p, options_.schema.tables);
+        if (missing.empty()) return;
+        std::string text = "schema of '" + std::string(traits::describe(options_.pool.database)) + "' lacks ";
+        for (std::size_t i = 0; i < missing.size(); ++i) text += (i == 0 ? "" : ", ") + missing[i];
+        throw schema_error(text);
     }
 
     database_options options_;

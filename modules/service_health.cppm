@@ -7,14 +7,18 @@ import :component;
 import :session;
 import :stats;
 
-namespace sqlpool::detail {
+export namespace sqlpool {
 
 // The database file the service opened at start: its name as SQLite resolved it, and what it was
-// (unknown for an in-memory database, which has no file to lose).
+// (unknown for an in-memory database, which has no file to lose, and for a server database).
 struct watched_file {
     std::string name;
     session_identity opened;
 };
+
+} // namespace sqlpool
+
+namespace sqlpool::detail {
 
 // What a probe concludes: the report, and whether the service takes work now.
 struct assessment {

@@ -27,10 +27,11 @@ export import :isolation;
 export import :transaction;
 export import :pool;
 export import :read_write_pool;
+export import :database_traits;
 export import :manager;
 export import :component;
 export import :host;
 export import :service_gate;
-export import :service_health; // no exported names: every interface partition must be reachable
+export import :service_health;
 export import :service_options;
 export import :service;

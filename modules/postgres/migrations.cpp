@@ -34,4 +34,34 @@ bool apply_migration(connection& conn, const migration& m) {
     return true;
 }
 
+std::vector<std::string> missing_schema(connection& conn, std::span<const table_spec> tables) {
+    std::vector<std::string> missing;
+    for (const auto& table : tables) {
+        // to_regclass: https://www.postgresql.org/docs/15/functions-info.html (NULL when not found)
+        const auto columns = conn.query<std::string>(
+            "SELECT a.attname::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+            "WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT "
+            "a.attisdropped",
+            table.name);
+        if (columns.empty() && !conn.query_value<bool>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = "
+                                                       "to_regclass($1) AND relkind IN ('r', 'p'))",
+                                                       table.name)) {
+            missing.push_back("table '" + table.name + "'");
+            continue;
+        }
+        for (const auto& column : table.columns) {
+            std::string folded = column;
+            std::ranges::transform(folded, folded.begin(), [](char ch) {
+                return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+            });
+            const auto has = [&](const std::tuple<std::string>& row) {
+                return std::get<0>(row) == column || std::get<0>(row) == folded;
+            };
+            if (std::ranges::none_of(columns, has))
+                missing.push_back("column '" + table.name + "." + column + "'");
+        }
+    }
+    return missing;
+}
+
 } // namespace sqlpool::postgres

@@ -18,6 +18,12 @@ inline constexpr std::int64_t migration_lock_key = 0x73716c706f6f6c; // "sqlpool
 // The schema version the database records; 0 when it records none.
 [[nodiscard]] int schema_version(connection& conn);
 
+// The declared tables and columns that the database lacks, named as sqlpool's service does
+// ("table 't'", "column 't.c'"). A name is looked up as an unquoted SQL identifier would be
+// (to_regclass: on the search_path, folded to lower case unless written in double quotes); a
+// column matches its declared name or that name in lower case. Only tables count (not views).
+[[nodiscard]] std::vector<std::string> missing_schema(connection& conn, std::span<const table_spec> tables);
+
 // Inside a write transaction: takes the migration lock, then applies `m` unless the recorded
 // version is at least m.version. schema_error when its SQL fails (the transaction rolls back);
 // serialization and connection errors pass through for the runner to retry. True when applied.

@@ -17,3 +17,4 @@ export import :pool;
 export import :runner;
 export import :read_write_pool;
 export import :migrations;
+export import :database_traits;
