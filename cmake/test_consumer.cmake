@@ -18,14 +18,10 @@ endfunction()
 
 string(TOUPPER "${BUILD_TYPE}" build_type)
 set(flags "-DCMAKE_CXX_FLAGS_${build_type}=${CONFIG_FLAGS}")
-# The consumer builds the installed module interfaces' BMIs itself; reduced ones are quicker to
-# write (see cmake/sqlpool_flags.cmake).
-set(cxx_flags "-fexperimental-modules-reduced-bmi")
 if(SANITIZE)
-    string(APPEND cxx_flags " -fsanitize=${SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all")
-    list(APPEND flags "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
+    list(APPEND flags "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all"
+                       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
 endif()
-list(APPEND flags "-DCMAKE_CXX_FLAGS=${cxx_flags}")
 
 # Configures the consumer in ${WORK_DIR}/<name>; ARGN: extra configure arguments.
 function(configure_consumer name)
